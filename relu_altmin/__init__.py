@@ -1,0 +1,20 @@
+"""relu-altmin: two-layer ReLU-like networks trained by exact alternating least squares.
+
+Pass NumPy arrays to run on the CPU, CuPy or PyTorch CUDA arrays to run on the GPU.
+"""
+
+from ._data import load_diabetes
+from ._fit import DEFAULT_L2_FACTOR, FitResult, IterationRecord, fit
+from ._model import TwoLayerNet, critical_point_residuals
+
+__all__ = [
+    "DEFAULT_L2_FACTOR",
+    "FitResult",
+    "IterationRecord",
+    "TwoLayerNet",
+    "critical_point_residuals",
+    "fit",
+    "load_diabetes",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,394 @@
+"""The alternating trainer: exact output solve, exact hidden solve, backtracking (DESIGN §2)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import device
+
+from ._model import (
+    Forward,
+    Params,
+    TwoLayerNet,
+    augment,
+    forward,
+    identity_offset,
+    mse,
+    objective,
+    relative_residuals,
+    sum_squares,
+)
+from ._steps import hidden_solve, output_step
+from ._validation import (
+    check_array,
+    check_choice,
+    check_data,
+    check_int,
+    check_nonnegative,
+    check_slope,
+    common_namespace,
+)
+
+#: ``l2=None`` means ``DEFAULT_L2_FACTOR * mean(Xt**2)``: far too small to bias a fit, large
+#: enough to keep every system definite when a unit dies or has zero output weight.
+DEFAULT_L2_FACTOR = 1e-8
+#: The backtracking tries steps 1, 1/2, ..., 2**-(MAX_HALVINGS - 1), then stays put.
+MAX_HALVINGS = 30
+SOLVERS = ("auto", "dense")
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """What one iteration did. Iteration 0 is the start (after the first output solve).
+
+    Attributes
+    ----------
+    iteration : int
+    loss : float
+        Training MSE ``(1/n)||Y - F||^2`` after the iteration.
+    objective : float
+        The penalised loss ``L`` the alternation minimises; it never increases.
+    seconds : float
+        Wall time since ``fit`` started.
+    step : float
+        Accepted fraction ``s`` of the hidden step (1 = full solve, 0 = none accepted).
+    pattern_flips : int
+        Entries of the activation pattern that changed in the hidden step.
+    grad_norm_W : float
+        Largest relative gradient norm of the hidden layer (``W`` and ``b``), as in
+        :func:`critical_point_residuals`.
+    grad_norm_V : float
+        Largest relative gradient norm of the output layer (``V`` and ``c``).
+    """
+
+    iteration: int
+    loss: float
+    objective: float
+    seconds: float
+    step: float
+    pattern_flips: int
+    grad_norm_W: float
+    grad_norm_V: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    network : TwoLayerNet
+        The trained network, in the caller's namespace, device and dtype.
+    loss : float
+        Final training MSE.
+    history : tuple of IterationRecord
+        One record per iteration, starting with iteration 0.
+    converged : bool
+        True when the fit stopped at a critical point (``stop_reason == "critical_point"``).
+    stop_reason : str
+        ``"critical_point"`` (every relative gradient norm <= ``tol``), ``"no_progress"`` (an
+        iteration moved no parameter by more than rounding: a fixed point of the alternation,
+        e.g. when no fraction of the hidden step lowers the loss), ``"max_iter"`` or
+        ``"callback"``.
+    l2 : float
+        The ridge ``lambda`` used (the default when ``l2=None`` was passed).
+    residuals : dict
+        Final relative gradient norms (see :func:`critical_point_residuals`), computed in
+        float64 before the network is cast to the caller's dtype.
+    """
+
+    network: TwoLayerNet
+    loss: float
+    history: tuple[IterationRecord, ...]
+    converged: bool
+    stop_reason: str
+    l2: float
+    residuals: dict[str, float]
+
+    @property
+    def n_iter(self) -> int:
+        """Number of iterations run (not counting iteration 0)."""
+        return len(self.history) - 1
+
+
+def fit(
+    X: Any, y: Any, hidden: int, *,
+    negative_slope: float = 0.0,
+    l2: float | None = None,
+    bias: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    seed: int | np.random.Generator | None = None,
+    init: TwoLayerNet | Any | None = None,
+    train_output: bool = True,
+    output_weights: Any | None = None,
+    skip: bool = False,
+    solver: str = "auto",
+    callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """Train a two-layer network on the square loss by exact alternating solves.
+
+    Each iteration solves the hidden layer's normal equations with the activation pattern
+    held fixed, accepts the largest step ``s in {1, 1/2, 1/4, ...}`` towards that solution
+    that does not raise the loss, then solves the output layer's ridge problem exactly.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Inputs: NumPy, CuPy, PyTorch or any array-API array; the fit runs where they live.
+    y : array, shape (n,) or (n, k)
+        Targets, same namespace and device as ``X``.
+    hidden : int
+        Number of hidden units ``h >= 1``.
+    negative_slope : float, default 0.0
+        Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
+    l2 : float or None, default None
+        Ridge ``lambda`` on ``W``, ``b`` and ``V``. ``None`` uses
+        ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``).
+    bias : bool, default True
+        Hidden bias ``b`` and output bias ``c``; ``False`` drops both.
+    max_iter : int, default 100
+        Most iterations (each one hidden solve and one output solve).
+    tol : float, default 1e-8
+        Stop when every relative gradient norm (:func:`critical_point_residuals`) is at
+        most ``tol``.
+    seed : int, numpy.random.Generator or None
+        Seeds the default initialisation: entries of ``[W, b]`` drawn i.i.d. from
+        ``N(0, 1/d)`` with NumPy, then moved to ``X``'s device. (``skip=True`` starts at
+        ``W = 0``, the identity.)
+    init : TwoLayerNet or array, optional
+        Start from this network, or from these hidden weights, shape (h, d), or (h, d + 1)
+        with the bias as last column.
+    train_output : bool, default True
+        ``False`` keeps the output layer fixed at ``output_weights`` (output bias 0, or
+        ``init.c``): alternating minimisation with a known output layer.
+    output_weights : array, shape (h, k) or (h,), optional
+        The known output layer for ``train_output=False`` (default: ``init.V``).
+    skip : bool, default False
+        Pre-activations ``(W + I) x + b``: a skip connection. Needs ``hidden == d``.
+    solver : {"auto", "dense"}
+        Hidden-step solver. ``"dense"`` assembles the Gram matrix with
+        :func:`relu_altmin.kernels.masked_gram` and solves it directly.
+    callback : callable, optional
+        Called as ``callback(record, network)`` after every iteration; a truthy return
+        stops the fit with ``stop_reason="callback"``.
+    progress : bool, default False
+        Print one line per iteration (loss, step, pattern flips, gradient norms) to stderr.
+
+    Returns
+    -------
+    FitResult
+
+    Notes
+    -----
+    float32 input: the Gram matrix, the solves and the loss are computed in float64 and the
+    trained network is cast back to the inputs' dtype. The normal equations square the
+    condition number of the least-squares problem, so float32 solves would lose most of
+    their digits; the cost is a float64 ``p x p`` system with ``p = h (d + 1)``.
+    """
+    xp, X64, Y = check_data(X, y)
+    out_dtype = xp.result_type(X.dtype, y.dtype)
+    hidden = check_int(hidden, "hidden", 1)
+    slope = check_slope(negative_slope)
+    for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
+                       ("progress", progress)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    max_iter = check_int(max_iter, "max_iter", 0)
+    tol = check_nonnegative(tol, "tol")
+    check_choice(solver, "solver", SOLVERS)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    n, d = X64.shape
+    k = Y.shape[1]
+    if skip and hidden != d:
+        raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
+                         f"n_features={d}")
+    dev = device(X64)
+    Wt, V, c = _start(X, xp, init, hidden, d, k, bias, skip, seed, train_output,
+                      output_weights, y.ndim == 1)
+    Xt = augment(X64, bias, xp)
+    if l2 is None:
+        lam = DEFAULT_L2_FACTOR * float(sum_squares(Xt, xp)) / (n * Xt.shape[1])
+    else:
+        lam = check_nonnegative(l2, "l2")
+    S = identity_offset(hidden, bias, xp, xp.float64, dev) if skip else None
+
+    start = time.perf_counter()
+    if train_output:
+        placeholder = xp.zeros((hidden, k), dtype=xp.float64, device=dev)
+        fw = forward(Xt, Params(Wt, S, placeholder, None, bias), slope, xp)
+        V, c = output_step(fw.H, Y, lam, bias, xp)
+    params = Params(Wt, S, V, c, bias)
+    fw = forward(Xt, params, slope, xp)
+    obj = objective(fw.F, Y, params, lam, xp)
+
+    def record(iteration: int, step: float, flips: int) -> IterationRecord:
+        res = relative_residuals(Xt, Y, params, fw, lam, xp)
+        return IterationRecord(
+            iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj,
+            seconds=time.perf_counter() - start, step=step, pattern_flips=flips,
+            grad_norm_W=max(res["W"], res.get("b", 0.0)),
+            grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0)
+
+    history = [record(0, 0.0, 0)]
+    if progress:
+        _print_progress(history[0], header=True)
+    stop_reason = "max_iter"
+    eps = float(xp.finfo(xp.float64).eps)
+    for iteration in range(1, max_iter + 1):
+        previous = params
+        W_star = hidden_solve(Xt, Y, params, fw, lam, xp)
+        params_new, fw_new, obj, step = _backtrack(Xt, Y, params, W_star, obj, lam, slope, xp)
+        flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
+        params, fw = params_new, fw_new
+        if train_output:
+            V, c = output_step(fw.H, Y, lam, bias, xp)
+            params = params.replace(V=V, c=c)
+            fw = forward(Xt, params, slope, xp)
+            obj = objective(fw.F, Y, params, lam, xp)
+        history.append(record(iteration, step, flips))
+        if progress:
+            _print_progress(history[-1])
+        if callback is not None and callback(history[-1], _network(params, d, slope, skip,
+                                                                    out_dtype, y.ndim, xp)):
+            stop_reason = "callback"
+            break
+        if max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol:
+            stop_reason = "critical_point"
+            break
+        if _unchanged(previous, params, 4 * eps, xp):
+            stop_reason = "no_progress"
+            break
+
+    residuals = relative_residuals(Xt, Y, params, fw, lam, xp)
+    if progress:
+        print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
+              f"loss {history[-1].loss:.6e}", file=sys.stderr)
+    return FitResult(
+        network=_network(params, d, slope, skip, out_dtype, y.ndim, xp),
+        loss=history[-1].loss, history=tuple(history),
+        converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
+        residuals=residuals)
+
+
+def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
+    """Whether an iteration moved no parameter by more than ``rtol`` relative: a fixed point."""
+    for a, b in ((before.Wt, after.Wt), (before.V, after.V), (before.c, after.c)):
+        if a is not None and float(sum_squares(b - a, xp)) > rtol**2 * float(sum_squares(a, xp)):
+            return False
+    return True
+
+
+def _backtrack(
+    Xt: Any, Y: Any, params: Params, W_star: Any, obj0: float, lam: float, slope: float, xp: Any,
+) -> tuple[Params, Forward, float, float]:
+    """First of ``W + s (W* - W)``, ``s = 1, 1/2, ...``, whose true loss is at most ``obj0``."""
+    step = 1.0
+    for _ in range(MAX_HALVINGS):
+        Wt = W_star if step == 1.0 else params.Wt + step * (W_star - params.Wt)
+        trial = params.replace(Wt=Wt)
+        fw = forward(Xt, trial, slope, xp)
+        obj = objective(fw.F, Y, trial, lam, xp)
+        if obj <= obj0:
+            return trial, fw, obj, step
+        step /= 2.0
+    return params, forward(Xt, params, slope, xp), obj0, 0.0
+
+
+def _start(
+    X: Any, xp: Any, init: Any, hidden: int, d: int, k: int, bias: bool, skip: bool,
+    seed: Any, train_output: bool, output_weights: Any, y_is_1d: bool,
+) -> tuple[Any, Any | None, Any | None]:
+    """Starting ``Wt`` (float64, h x d~) and, for a known output layer, ``V`` and ``c``."""
+    dev = device(X)
+    dt = d + 1 if bias else d
+    V = c = None
+    if isinstance(init, TwoLayerNet):
+        common_namespace({"X": X, "init.W": init.W})
+        if (init.n_hidden, init.n_features) != (hidden, d):
+            raise ValueError(f"init has {init.n_hidden} hidden units and {init.n_features} "
+                             f"features; expected {hidden} and {d}")
+        Wt = init.W if not bias else xp.concat(
+            [init.W, (init.b if init.b is not None
+                      else xp.zeros(hidden, dtype=init.W.dtype, device=dev))[:, None]], axis=1)
+        if not train_output and output_weights is None:
+            if init.n_outputs != k:
+                raise ValueError(f"init has {init.n_outputs} outputs but y has {k}")
+            V = init.V[:, None] if init.V.ndim == 1 else init.V
+            if bias and init.c is not None:
+                c = xp.reshape(init.c, (k,))
+    elif init is not None:
+        common_namespace({"X": X, "init": init})
+        check_array(init, "init", xp, finite=True)
+        if init.ndim != 2 or init.shape[0] != hidden or init.shape[1] not in (d, dt):
+            expected = f"({hidden}, {d})" + (f" or ({hidden}, {dt})" if bias else "")
+            raise ValueError(f"init must have shape {expected}, got {tuple(init.shape)}")
+        Wt = init
+        if init.shape[1] != dt:
+            Wt = xp.concat([init, xp.zeros((hidden, 1), dtype=init.dtype, device=dev)], axis=1)
+    elif skip:
+        Wt = xp.zeros((hidden, dt), dtype=xp.float64, device=dev)
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
+            _check_seed(seed))
+        Wt = xp.asarray(rng.standard_normal((hidden, dt)) / math.sqrt(d), device=dev)
+    if init is not None and seed is not None:
+        _check_seed(seed)
+    if not train_output:
+        if output_weights is not None:
+            common_namespace({"X": X, "output_weights": output_weights})
+            check_array(output_weights, "output_weights", xp, finite=True)
+            shapes = [(hidden, k)] + ([(hidden,)] if k == 1 else [])
+            if tuple(output_weights.shape) not in shapes:
+                raise ValueError(f"output_weights must have shape {' or '.join(map(str, shapes))}"
+                                 f", got {tuple(output_weights.shape)}")
+            V = xp.reshape(output_weights, (hidden, k))
+        elif V is None:
+            raise ValueError("train_output=False needs output_weights (or init as a TwoLayerNet)")
+        if bias and c is None:
+            c = xp.zeros(k, dtype=xp.float64, device=dev)
+        V = xp.astype(V, xp.float64, copy=True)
+        c = None if c is None else xp.astype(c, xp.float64, copy=True)
+    elif output_weights is not None:
+        raise ValueError("output_weights is only used with train_output=False")
+    return xp.astype(Wt, xp.float64, copy=True), V, c
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None or isinstance(seed, np.random.Generator):
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TypeError(f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}")
+    return int(seed)
+
+
+def _network(params: Params, d: int, slope: float, skip: bool, dtype: Any, y_ndim: int,
+             xp: Any) -> TwoLayerNet:
+    """Unpack float64 parameters into a network in the caller's dtype."""
+    def cast(a: Any) -> Any:
+        return xp.astype(a, dtype, copy=True)
+
+    W = cast(params.Wt[:, :d])
+    b = cast(params.Wt[:, d]) if params.bias else None
+    V, c = params.V, params.c
+    if y_ndim == 1:
+        V, c = V[:, 0], (None if c is None else c[0])
+    return TwoLayerNet(W, b, cast(V), None if c is None else cast(c),
+                       negative_slope=slope, skip=skip)
+
+
+def _print_progress(rec: IterationRecord, header: bool = False) -> None:
+    if header:
+        print(f"{'iter':>5} {'loss (MSE)':>13} {'step':>9} {'flips':>7} {'|grad W|':>9} "
+              f"{'|grad V|':>9} {'time':>8}", file=sys.stderr)
+    print(f"{rec.iteration:5d} {rec.loss:13.6e} {rec.step:9.3g} {rec.pattern_flips:7d} "
+          f"{rec.grad_norm_W:9.2e} {rec.grad_norm_V:9.2e} {rec.seconds:7.2f}s", file=sys.stderr)

@@ -1,0 +1,298 @@
+"""The two-layer network, its forward pass, loss and gradients (DESIGN.md section 2).
+
+Internally the hidden layer is held as ``Wt = [W, b]`` (h x d~) acting on ``Xt = [X, 1]``
+(n x d~), and the outputs as a 2-D ``V`` (h x k) with ``c`` of shape (k,) or ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from array_api_compat import device
+
+from ._validation import check_array, check_data, check_nonnegative, check_slope, common_namespace
+
+
+class TwoLayerNet:
+    """A two-layer network ``f(x) = V^T sigma((W + S) x + b) + c`` with a ReLU-like sigma.
+
+    ``sigma(z) = z`` for ``z > 0`` and ``negative_slope * z`` otherwise; ``S`` is the identity
+    when ``skip=True`` (skip connection, needs as many hidden units as features) and zero
+    otherwise.
+
+    Parameters
+    ----------
+    W : array, shape (h, d)
+        Hidden weights.
+    b : array, shape (h,), or None
+        Hidden bias; ``None`` for a network without one.
+    V : array, shape (h, k) or (h,)
+        Output weights. A 1-D ``V`` makes a single-output network whose ``predict`` returns a
+        1-D array.
+    c : array, shape (k,) (or () for a 1-D ``V``), or None
+        Output bias; ``None`` for a network without one.
+    negative_slope : float, default 0.0
+        Slope of the activation for negative inputs, in [0, 1); 0 is the ReLU.
+    skip : bool, default False
+        Add the identity to ``W`` in the pre-activations.
+
+    All arrays must share one namespace, device and real floating dtype. They are stored as
+    given (not copied).
+    """
+
+    def __init__(
+        self, W: Any, b: Any | None, V: Any, c: Any | None, *,
+        negative_slope: float = 0.0, skip: bool = False,
+    ) -> None:
+        arrays = {"W": W, "V": V}
+        if b is not None:
+            arrays["b"] = b
+        if c is not None:
+            arrays["c"] = c
+        xp = common_namespace(arrays)
+        for name, a in arrays.items():
+            check_array(a, name, xp, finite=True)
+            if a.dtype != W.dtype:
+                raise TypeError(f"{name} has dtype {a.dtype} but W has {W.dtype}; they must match")
+            if device(a) != device(W):
+                raise ValueError(f"{name} is on device {device(a)} but W is on {device(W)}")
+        if W.ndim != 2:
+            raise ValueError(f"W must be 2-D (hidden, features), got shape {tuple(W.shape)}")
+        h, d = W.shape
+        if h < 1 or d < 1:
+            raise ValueError(f"W must have at least one row and column, got shape {tuple(W.shape)}")
+        if b is not None and tuple(b.shape) != (h,):
+            raise ValueError(f"b must have shape ({h},), got {tuple(b.shape)}")
+        if V.ndim not in (1, 2) or V.shape[0] != h:
+            raise ValueError(f"V must have shape ({h},) or ({h}, k), got {tuple(V.shape)}")
+        if c is not None and tuple(c.shape) != tuple(V.shape[1:]):
+            raise ValueError(f"c must have shape {tuple(V.shape[1:])} to match V, got "
+                             f"{tuple(c.shape)}")
+        if not isinstance(skip, bool):
+            raise TypeError(f"skip must be a bool, got {type(skip).__name__}")
+        if skip and h != d:
+            raise ValueError(f"skip=True needs as many hidden units as features; W is {h}x{d}")
+        self.W, self.b, self.V, self.c = W, b, V, c
+        self.negative_slope = check_slope(negative_slope)
+        self.skip = skip
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden units ``h``."""
+        return int(self.W.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features ``d``."""
+        return int(self.W.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs ``k`` (1 for a 1-D ``V``)."""
+        return 1 if self.V.ndim == 1 else int(self.V.shape[1])
+
+    def predict(self, X: Any, /) -> Any:
+        """Evaluate the network on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array, shape (n, d)
+            Inputs, in the network's namespace and on its device.
+
+        Returns
+        -------
+        array, shape (n, k), or (n,) when ``V`` is 1-D
+        """
+        xp = common_namespace({"X": X, "W": self.W})
+        check_array(X, "X", xp, finite=True)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X must have shape (n, {self.n_features}), got {tuple(X.shape)}")
+        if device(X) != device(self.W):
+            raise ValueError(f"X is on device {device(X)} but the network is on {device(self.W)}")
+        params = Params.from_network(self, xp)
+        F = forward(augment(X, params.bias, xp), params, self.negative_slope, xp).F
+        return F[:, 0] if self.V.ndim == 1 else F
+
+    def __repr__(self) -> str:
+        return (f"TwoLayerNet(n_features={self.n_features}, n_hidden={self.n_hidden}, "
+                f"n_outputs={self.n_outputs}, negative_slope={self.negative_slope}, "
+                f"skip={self.skip}, bias={self.b is not None}, dtype={self.W.dtype})")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Packed parameters: ``Wt = [W, b]`` (h x d~), offset ``S`` (h x d~), ``V`` (h x k)."""
+
+    Wt: Any
+    S: Any | None
+    V: Any
+    c: Any | None
+    bias: bool
+
+    @staticmethod
+    def from_network(net: TwoLayerNet, xp: Any) -> Params:
+        bias = net.b is not None
+        Wt = xp.concat([net.W, net.b[:, None]], axis=1) if bias else net.W
+        V = net.V[:, None] if net.V.ndim == 1 else net.V
+        c = None if net.c is None else xp.reshape(net.c, (V.shape[1],))
+        S = identity_offset(net.n_hidden, bias, xp, Wt.dtype, device(Wt)) if net.skip else None
+        return Params(Wt, S, V, c, bias)
+
+    def replace(self, **changes: Any) -> Params:
+        return Params(**{**self.__dict__, **changes})
+
+    def astype(self, dtype: Any, xp: Any) -> Params:
+        """A copy with every array cast to ``dtype``."""
+        def cast(a: Any) -> Any:
+            return None if a is None else xp.astype(a, dtype, copy=True)
+
+        return Params(cast(self.Wt), cast(self.S), cast(self.V), cast(self.c), self.bias)
+
+
+def identity_offset(h: int, bias: bool, xp: Any, dtype: Any, dev: Any) -> Any:
+    """``S = [I, 0]``: the identity on the features, zero on the bias column."""
+    eye = xp.eye(h, dtype=dtype, device=dev)
+    return xp.concat([eye, xp.zeros((h, 1), dtype=dtype, device=dev)], axis=1) if bias else eye
+
+
+def augment(X: Any, bias: bool, xp: Any) -> Any:
+    """``Xt = [X, 1]`` with a bias, else ``X``."""
+    if not bias:
+        return X
+    return xp.concat([X, xp.ones((X.shape[0], 1), dtype=X.dtype, device=device(X))], axis=1)
+
+
+def activation_pattern(Z: Any, negative_slope: float, xp: Any) -> Any:
+    """``D = sigma'(Z)``: 1 where ``Z > 0``, ``negative_slope`` elsewhere (a tie is inactive)."""
+    a = negative_slope
+    return a + (1.0 - a) * xp.astype(Z > 0, Z.dtype)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Intermediates of one forward pass."""
+
+    Z: Any  # pre-activations Xt (Wt + S)^T, n x h
+    D: Any  # activation pattern, n x h
+    H: Any  # hidden features D * Z, n x h
+    F: Any  # outputs H V + c, n x k
+
+
+def forward(
+    Xt: Any, params: Params, negative_slope: float, xp: Any, D: Any | None = None,
+) -> Forward:
+    """Forward pass; a given ``D`` holds the pattern fixed (the hidden step's model)."""
+    Wt = params.Wt if params.S is None else params.Wt + params.S
+    Z = Xt @ Wt.T
+    if D is None:
+        D = activation_pattern(Z, negative_slope, xp)
+    H = D * Z
+    F = H @ params.V
+    if params.c is not None:
+        F = F + params.c
+    return Forward(Z, D, H, F)
+
+
+def sum_squares(a: Any, xp: Any) -> Any:
+    return xp.sum(a * a)
+
+
+def mse(F: Any, Y: Any, xp: Any) -> float:
+    """Training MSE ``(1/n) ||Y - F||_F^2`` as a Python float."""
+    return float(sum_squares(Y - F, xp)) / Y.shape[0]
+
+
+def objective(F: Any, Y: Any, params: Params, l2: float, xp: Any) -> float:
+    """The penalised loss ``L = (1/2n)||Y - F||^2 + (l2/2)(||Wt||^2 + ||V||^2)`` (DESIGN §2)."""
+    penalty = float(sum_squares(params.Wt, xp) + sum_squares(params.V, xp)) if l2 else 0.0
+    return 0.5 * mse(F, Y, xp) + 0.5 * l2 * penalty
+
+
+@dataclass(frozen=True)
+class Gradients:
+    Wt: Any  # h x d~
+    V: Any  # h x k
+    c: Any | None  # k
+
+
+def gradients(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any) -> Gradients:
+    """Gradients of ``L`` (DESIGN §2) at the forward pass ``fw`` (its pattern ``D`` is used)."""
+    n = Y.shape[0]
+    E = fw.F - Y
+    gV = fw.H.T @ E / n + l2 * params.V
+    gc = None if params.c is None else xp.sum(E, axis=0) / n
+    gWt = (fw.D * (E @ params.V.T)).T @ Xt / n + l2 * params.Wt
+    return Gradients(gWt, gV, gc)
+
+
+def relative_residuals(
+    Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any,
+) -> dict[str, float]:
+    """Gradient norms relative to the scale of the problem (DESIGN §2).
+
+    Each residual is the Frobenius norm of a gradient of DESIGN §2 divided by the size its
+    formula has when the residual ``F - Y`` is as large as ``Y``:
+
+    - ``W``: ``||V|| ||X|| ||Y|| / n + l2 ||W||``;  ``b``: ``||V|| ||Y|| / sqrt(n) + l2 ||b||``
+    - ``V``: ``||H|| ||Y|| / n + l2 ||V||``;  ``c``: ``||Y|| / sqrt(n)``
+
+    Dimensionless: invariant to rescaling ``X`` or ``Y``.
+    """
+    n = Y.shape[0]
+    g = gradients(Xt, Y, params, fw, l2, xp)
+
+    def norm(a: Any) -> float:
+        return math.sqrt(float(sum_squares(a, xp)))
+
+    y_scale = norm(Y) / n
+
+    def ratio(grad: Any, factor: float, param: Any) -> float:
+        # The constant keeps 0/0 (a dead unit with zero weights, say) at 0.
+        return norm(grad) / (factor * y_scale + l2 * norm(param) + 1e-300)
+
+    d = Xt.shape[1] - 1 if params.bias else Xt.shape[1]
+    vnorm = norm(params.V)
+    out = {"W": ratio(g.Wt[:, :d], vnorm * norm(Xt[:, :d]), params.Wt[:, :d])}
+    if params.bias:
+        out["b"] = ratio(g.Wt[:, d], vnorm * math.sqrt(n), params.Wt[:, d])
+    out["V"] = ratio(g.V, norm(fw.H), params.V)
+    if g.c is not None:
+        out["c"] = ratio(g.c, math.sqrt(n), params.c)
+    return out
+
+
+def critical_point_residuals(network: TwoLayerNet, X: Any, y: Any, /, *,
+                             l2: float = 0.0) -> dict[str, float]:
+    """Relative gradient norms of the loss at ``network``, one per parameter.
+
+    Parameters
+    ----------
+    network : TwoLayerNet
+    X : array, shape (n, d)
+    y : array, shape (n,) or (n, k)
+        Targets, shaped like the network's outputs.
+    l2 : float, default 0.0
+        The ridge ``lambda`` of the loss; pass ``FitResult.l2`` to check a fit.
+
+    Returns
+    -------
+    dict
+        Keys ``"W"``, ``"V"`` and, where the network has them, ``"b"`` and ``"c"``: the
+        Frobenius norm of each gradient of ``L = (1/2n)||Y - F||^2 + (l2/2)(||W||^2 + ||b||^2 +
+        ||V||^2)`` divided by its size when ``F - Y`` is as large as ``Y``: for ``W``,
+        ``||V|| ||X|| ||Y|| / n + l2 ||W||`` (the others in :func:`relative_residuals`).
+        Near machine epsilon at a well-conditioned critical point; computed in float64.
+    """
+    common_namespace({"network.W": network.W, "X": X, "y": y})
+    xp, X64, Y64 = check_data(X, y)
+    l2 = check_nonnegative(l2, "l2")
+    if X64.shape[1] != network.n_features:
+        raise ValueError(f"X must have {network.n_features} columns, got {X64.shape[1]}")
+    if Y64.shape[1] != network.n_outputs:
+        raise ValueError(f"y must have {network.n_outputs} outputs, got {Y64.shape[1]}")
+    params = Params.from_network(network, xp).astype(xp.float64, xp)
+    Xt = augment(X64, params.bias, xp)
+    fw = forward(Xt, params, network.negative_slope, xp)
+    return relative_residuals(Xt, Y64, params, fw, l2, xp)

@@ -1,0 +1,74 @@
+"""Shared test set-up: the backend fixture and the hypothesis profiles.
+
+The CUDA kernels run under Numba's CUDA simulator unless an NVIDIA GPU is present; the
+variable must be set before numba is first imported, so it is done here at collection.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is None:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Deterministic in CI; `HYPOTHESIS_PROFILE=dev` explores new examples on every run.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=25, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def usable_cupy():
+    """Return the cupy module when a CUDA device really works, else None."""
+    try:
+        import cupy
+
+        cupy.zeros(1).sum().item()
+    except Exception:  # ImportError, CUDARuntimeError, missing driver: all mean "no GPU".
+        return None
+    return cupy
+
+
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    """The array namespace under test; CuPy skips where no usable GPU exists."""
+    name = request.param
+    if name == "numpy":
+        from array_api_compat import numpy as xp_np
+
+        return xp_np
+    if name == "array_api_strict":
+        return pytest.importorskip("array_api_strict")
+    if name == "torch":
+        pytest.importorskip("torch")
+        from array_api_compat import torch as xp_torch
+
+        return xp_torch
+    cupy = usable_cupy()
+    if cupy is None:
+        pytest.skip("cupy: no usable CUDA device on this machine")
+    from array_api_compat import cupy as xp_cupy
+
+    return xp_cupy
+
+
+def to_numpy(a) -> np.ndarray:
+    """Copy any backend's array to a NumPy array (tests only)."""
+    if hasattr(a, "detach"):  # torch
+        return a.detach().cpu().numpy()
+    if hasattr(a, "get"):  # cupy
+        return a.get()
+    return np.asarray(a)

@@ -1,0 +1,87 @@
+"""Mutation check: each property test must fail on a deliberately broken implementation.
+
+Applies one mutant at a time to the source, runs the property tests that should catch it
+(NumPy, array-api-strict and PyTorch backends) and restores the file. Not collected by pytest;
+run by hand after changing the tests or the algorithm::
+
+    python tests/mutants.py [NAME-SUBSTRING ...]
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# (name, file, original text, broken text, -k expression of the tests that must fail)
+MUTANTS = [
+    ("output rhs scaled", "relu_altmin/_steps.py",
+     "theta = solve_regularised(A, Hb.T @ Y, xp)",
+     "theta = solve_regularised(A, 1.001 * (Hb.T @ Y), xp)",
+     "output_step_is_critical or fixed_point"),
+    ("output ridge penalises bias", "relu_altmin/_steps.py",
+     "A = A + (n * l2) * (xp.eye(Hb.shape[1], dtype=H.dtype, device=device(H)) * penalised)",
+     "A = A + (n * l2 * 1e6) * xp.eye(Hb.shape[1], dtype=H.dtype, device=device(H))",
+     "output_step_is_critical"),
+    ("hidden coupling dropped", "relu_altmin/_steps.py",
+     "G = masked_gram(Xt, D, coupling=V @ V.T)", "G = masked_gram(Xt, D)",
+     "hidden_step or fixed_point"),
+    ("hidden rhs without D", "relu_altmin/_steps.py",
+     "r = xp.reshape((D * (R @ V.T)).T @ Xt, (h * dt, 1))",
+     "r = xp.reshape((R @ V.T).T @ Xt, (h * dt, 1))", "hidden_step"),
+    ("hidden ignores skip offset", "relu_altmin/_steps.py",
+     "        R = R - (D * (Xt @ params.S.T)) @ V\n", "        pass\n",
+     "hidden_step or fixed_point"),
+    ("hidden ridge 100x", "relu_altmin/_steps.py",
+     "G = G + (n * l2) * xp.eye(", "G = G + (100 * n * l2) * xp.eye(", "hidden_step"),
+    ("backtracking accepts rises", "relu_altmin/_fit.py",
+     "        if obj <= obj0:\n", "        if obj <= 2 * obj0:\n", "objective_never"),
+    ("activation wrong slope", "relu_altmin/_model.py",
+     "return a + (1.0 - a) * xp.astype(Z > 0, Z.dtype)",
+     "return a * 0.5 + (1.0 - a) * xp.astype(Z > 0, Z.dtype)", "predict_matches"),
+    ("activation not homogeneous", "relu_altmin/_model.py",
+     "    H = D * Z\n", "    H = D * Z * xp.abs(Z)\n", "permuting"),
+    ("float32 solved in float32", "relu_altmin/_validation.py",
+     "xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)",
+     "xp.astype(X, X.dtype, copy=True), xp.astype(Y, X.dtype, copy=True)", "float32"),
+    ("torch-only bug", "relu_altmin/_steps.py",
+     "    theta = solve_regularised(A, Hb.T @ Y, xp)\n",
+     "    theta = solve_regularised(A, Hb.T @ Y, xp)\n"
+     "    theta = theta * (1.0 + 1e-6 * ('torch' in xp.__name__))\n", "backends_agree"),
+    ("input mutated", "relu_altmin/_fit.py",
+     "    xp, X64, Y = check_data(X, y)\n",
+     "    xp, X64, Y = check_data(X, y)\n"
+     "    if X.shape[0] > 1:\n        X[0, 0] = X[0, 0] + 1.0\n", "not_modified"),
+]
+
+
+def main(selected: list[str]) -> int:
+    escaped = 0
+    for name, file, original, broken, tests in MUTANTS:
+        if selected and not any(s in name for s in selected):
+            continue
+        path = ROOT / file
+        source = path.read_text()
+        if original not in source:
+            print(f"{name:32s} -> STALE (the original text is gone; update the mutant)")
+            escaped += 1
+            continue
+        path.write_text(source.replace(original, broken, 1))
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "tests/test_properties.py", "-q", "-x",
+                 "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
+                cwd=ROOT, capture_output=True, text=True, timeout=900)
+        finally:
+            path.write_text(source)
+        summary = [line for line in run.stdout.splitlines() if " in " in line][-1:]
+        print(f"{name:32s} -> {'caught' if run.returncode else 'NOT CAUGHT'} {summary}",
+              flush=True)
+        escaped += run.returncode == 0
+    return 1 if escaped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
