@@ -3,6 +3,7 @@
 Pass NumPy arrays to run on the CPU, CuPy or PyTorch CUDA arrays to run on the GPU.
 """
 
+from . import baselines
 from ._data import load_diabetes
 from ._fit import DEFAULT_L2_FACTOR, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet, critical_point_residuals
@@ -12,6 +13,7 @@ __all__ = [
     "FitResult",
     "IterationRecord",
     "TwoLayerNet",
+    "baselines",
     "critical_point_residuals",
     "fit",
     "load_diabetes",

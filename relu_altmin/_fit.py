@@ -232,12 +232,8 @@ def fit(
     obj = objective(fw.F, Y, params, lam, xp)
 
     def record(iteration: int, step: float, flips: int) -> IterationRecord:
-        res = relative_residuals(Xt, Y, params, fw, lam, xp)
-        return IterationRecord(
-            iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj,
-            seconds=time.perf_counter() - start, step=step, pattern_flips=flips,
-            grad_norm_W=max(res["W"], res.get("b", 0.0)),
-            grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0)
+        return make_record(Xt, Y, params, fw, lam, obj, train_output, xp, iteration=iteration,
+                           seconds=time.perf_counter() - start, step=step, flips=flips)
 
     history = [record(0, 0.0, 0)]
     if progress:
@@ -278,6 +274,18 @@ def fit(
         loss=history[-1].loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
         residuals=residuals)
+
+
+def make_record(
+    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, obj: float, train_output: bool,
+    xp: Any, *, iteration: int, seconds: float, step: float, flips: int,
+) -> IterationRecord:
+    """The history entry of the state ``(params, fw)``; shared with the gradient baselines."""
+    res = relative_residuals(Xt, Y, params, fw, lam, xp)
+    return IterationRecord(
+        iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj, seconds=seconds, step=step,
+        pattern_flips=flips, grad_norm_W=max(res["W"], res.get("b", 0.0)),
+        grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0)
 
 
 def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:

@@ -12,24 +12,29 @@ from ._model import Forward, Params
 
 
 def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
-    """Solve the symmetric positive semi-definite system ``A x = B``.
+    """Solve the symmetric positive semi-definite system ``A x = B`` (normal equations).
 
-    A singular (or numerically singular) ``A`` is regularised by adding ``delta * I``, with
-    ``delta`` growing from ``m * eps * mean(diag A)`` by factors of 100 until the solve
-    succeeds: the caller never sees a raw linear-algebra error.
+    Normal equations are consistent, so a meaningful solution leaves a residual far below
+    ``B``. A solve that fails, or leaves ``||A x - B|| > sqrt(eps) ||B||`` (an LU solve of a
+    numerically singular ``A`` returns huge ``x`` whose rounding errors dwarf ``B``), is
+    repeated with ``delta * I`` added, ``delta`` growing from ``m * eps * mean(diag A)`` by
+    factors of 100: the caller never sees a raw linear-algebra error or a meaningless
+    solution.
     """
     m = A.shape[0]
     eye = None
     scale = float(xp.linalg.trace(A)) / m
     delta = 0.0
     eps = float(xp.finfo(A.dtype).eps)
+    b_norm = _norm(B, xp)
     for _ in range(12):
         system = A if delta == 0.0 else A + delta * eye
         try:
             x = xp.linalg.solve(system, B)
         except (ValueError, RuntimeError, ArithmeticError):  # LinAlgError's bases by backend
             x = None
-        if x is not None and bool(xp.all(xp.isfinite(x))):
+        if (x is not None and bool(xp.all(xp.isfinite(x)))
+                and _norm(system @ x - B, xp) <= eps**0.5 * b_norm):
             return x
         if eye is None:
             eye = xp.eye(m, dtype=A.dtype, device=device(A))
@@ -37,6 +42,10 @@ def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
         delta = m * eps * base if delta == 0.0 else delta * 100.0
     raise FloatingPointError("linear system could not be solved even after regularisation "
                              "(are the inputs finite?)")
+
+
+def _norm(a: Any, xp: Any) -> float:
+    return float(xp.sum(a * a)) ** 0.5
 
 
 def output_step(H: Any, Y: Any, l2: float, bias: bool, xp: Any) -> tuple[Any, Any | None]:

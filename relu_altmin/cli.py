@@ -12,6 +12,7 @@ from . import __version__
 from ._data import load_diabetes
 from ._fit import fit
 from ._model import TwoLayerNet, critical_point_residuals
+from .baselines import train
 
 
 class CommandError(Exception):
@@ -86,12 +87,36 @@ def _print_summary(result, X: np.ndarray, y: np.ndarray) -> None:
           + ", ".join(f"{name} {value:.2e}" for name, value in residuals.items()))
 
 
+#: The side-by-side of ``demo``: full-batch Adam from the same start, best of these rates.
+DEMO_ADAM_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
+DEMO_ADAM_EPOCHS = 2000
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     X, y = load_diabetes()
     print(f"diabetes data (embedded): {X.shape[0]} samples, {X.shape[1]} features, "
           f"standardised; {args.hidden} hidden units, negative slope {args.negative_slope}")
     result = _progress_fit(X, y, args)
     _print_summary(result, X, y)
+    if args.no_adam:
+        return
+    start = fit(X, y, args.hidden, negative_slope=args.negative_slope, seed=args.seed,
+                max_iter=0).network
+    runs = {lr: train(X, y, args.hidden, method="adam", lr=lr, epochs=DEMO_ADAM_EPOCHS,
+                      negative_slope=args.negative_slope, l2=result.l2, init=start)
+            for lr in DEMO_ADAM_RATES}
+    best = min(runs, key=lambda lr: runs[lr].loss)
+    adam = runs[best]
+    print(f"\nside by side, same start ({DEMO_ADAM_EPOCHS} full-batch Adam epochs, best of "
+          f"learning rates {', '.join(f'{lr:g}' for lr in DEMO_ADAM_RATES)}):")
+    print(f"  {'method':<22} {'training MSE':>12} {'seconds':>8}")
+    print(f"  {'relu-altmin fit':<22} {result.loss:12.6g} {result.history[-1].seconds:8.2f}")
+    print(f"  {f'Adam (lr {best:g})':<22} {adam.loss:12.6g} {adam.history[-1].seconds:8.2f}")
+    reached = next((rec.seconds for rec in result.history if rec.loss <= adam.loss), None)
+    if reached is None:
+        print("  relu-altmin did not reach Adam's training MSE")
+    else:
+        print(f"  relu-altmin reached Adam's training MSE after {reached:.2f} s")
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
@@ -150,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="train on the embedded diabetes data")
     training_options(demo, hidden=32, slope=0.1)
+    demo.add_argument("--no-adam", action="store_true",
+                      help="skip the side-by-side against full-batch Adam")
     demo.set_defaults(run=cmd_demo)
 
     fit_p = commands.add_parser("fit", help="train on a CSV or .npy table, write a .npz network")

@@ -132,3 +132,17 @@ def test_mixed_float_dtypes_promote(xp):
     y = xp.asarray(rng.standard_normal(8))
     net = relu_altmin.fit(X, y, 2, max_iter=1, seed=0).network
     assert net.W.dtype == xp.float64
+
+
+@pytest.mark.parametrize("seed", [367, 1, 2])
+def test_rank_deficient_output_solve_is_regularised(xp, seed):
+    """l2=0 with fewer samples than units: H^T H is singular. An LU solve returns no error but
+    a meaningless V (about 5e15 for seed 367); the backward-error check must catch it."""
+    rng = np.random.default_rng(seed)
+    n, hidden, d, k = (int(rng.integers(1, 6)), 0, 0, 0)
+    hidden, d, k = int(rng.integers(n + 1, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 3))
+    X, y = xp.asarray(rng.standard_normal((n, d))), xp.asarray(rng.standard_normal((n, k)))
+    slope, bias = float(rng.choice([0.0, 0.1])), bool(rng.integers(2))
+    result = fit(X, y, hidden, l2=0.0, max_iter=0, seed=seed, negative_slope=slope, bias=bias)
+    assert result.residuals["V"] <= 1e-6
+    assert np.abs(to_numpy(result.network.V)).max() < 1e6

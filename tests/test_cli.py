@@ -17,14 +17,19 @@ def table(tmp_path):
     return tmp_path, X, y
 
 
-def test_demo_prints_progress_mse_and_residuals(capsys):
+def test_demo_prints_progress_mse_residuals_and_adam(capsys):
     assert main(["demo", "--max-iter", "3"]) == 0
     out, err = capsys.readouterr()
     assert len([line for line in err.splitlines() if line.strip()[:1].isdigit()]) == 4
     assert "final training MSE" in out and "critical-point residuals: W" in out
     X, y = relu_altmin.load_diabetes()
-    expected = relu_altmin.fit(X, y, 32, negative_slope=0.1, max_iter=3, seed=0).loss
-    assert f"{expected:.6g}" in out
+    result = relu_altmin.fit(X, y, 32, negative_slope=0.1, max_iter=3, seed=0)
+    assert f"{result.loss:.6g}" in out
+    start = relu_altmin.fit(X, y, 32, negative_slope=0.1, max_iter=0, seed=0).network
+    adam = min(relu_altmin.baselines.train(X, y, 32, method="adam", lr=lr, epochs=2000,
+                                           negative_slope=0.1, l2=result.l2, init=start).loss
+               for lr in (1e-3, 3e-3, 1e-2, 3e-2))
+    assert "side by side" in out and f"{adam:12.6g}" in out
 
 
 @pytest.mark.parametrize("form", ["csv-header", "csv", "npy"])
