@@ -25,7 +25,7 @@ def masked_gram(
     X: Any, D: Any, /, *, coupling: Any | None = None, out: Any | None = None,
     backend: str = "auto",
 ) -> Any:
-    """Masked Gram matrix ``G = (C ⊗ 1)·(K^T K)`` of the row-wise Khatri–Rao product ``K = D ⊙ X``.
+    """Masked Gram matrix ``G = (C ⊗ 1)·(K^T K)`` of the row-wise Khatri-Rao product ``K = D ⊙ X``.
 
     Parameters
     ----------

@@ -77,7 +77,9 @@ def masked_gram_numpy(
         c0, c1, c2 = lo * lo, lo * s, s * s
         if s != 0:
             bufs = np.empty((nw, chunk, d), dtype=dtype)
-            _binary_pair_grams(X, _unit_masks(D, hi), G, bufs, tmps, accs)
+            A = np.empty((h, n), dtype=np.bool_)
+            _unit_masks(D, hi, A)
+            _binary_pair_grams(X, A, G, bufs, tmps, accs)
         else:  # D is constant: only the plain Gram term is left.
             G.fill(0)
     else:
@@ -126,14 +128,12 @@ def _levels(D):
 
 
 @njit(cache=True)
-def _unit_masks(D, hi):
-    """``A[j, i] = D[i, j] == hi`` as an (h, n) boolean array (one contiguous row per unit)."""
+def _unit_masks(D, hi, A):
+    """Fill the (h, n) boolean ``A[j, i] = D[i, j] == hi`` (one contiguous row per unit)."""
     n, h = D.shape
-    A = np.empty((h, n), dtype=np.bool_)
     for i in range(n):
         for j in range(h):
             A[j, i] = D[i, j] == hi
-    return A
 
 
 @njit(cache=True)

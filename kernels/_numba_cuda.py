@@ -7,8 +7,9 @@ memory a step at a time; within a step the rows where ``D_j * D_k == 0`` are com
 (a prefix sum over the step), so rows where a ReLU unit is off cost no multiply-adds.
 
 :mod:`relu_altmin.kernels` imports this module (and so ``numba.cuda``) only when a CUDA array
-or ``backend="cuda"`` asks for it. Under the simulator (``NUMBA_ENABLE_CUDASIM=1``) "device memory" is host memory, so a caller's
-array is wrapped as it is; on a GPU it is wrapped zero-copy with ``cuda.as_cuda_array``.
+or ``backend="cuda"`` asks for it. Under the simulator (``NUMBA_ENABLE_CUDASIM=1``) "device
+memory" is host memory, so a caller's array is wrapped as it is; on a GPU it is wrapped
+zero-copy with ``cuda.as_cuda_array``.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ def launch_masked_gram(
     arrays (any strides) of one dtype, float32 or float64. ``tile`` (a power of two, at most
     ``TILE``) caps the output tile edge; tests lower it to cover several tiles with small d.
     """
-    n, d = X.shape
-    h = D.shape[1]
+    d, h = X.shape[1], D.shape[1]
     if h * d == 0:
         return out
     t = min(tile, TILE, 1 << (d - 1).bit_length())  # the tile edge: d rounded up to a power of 2

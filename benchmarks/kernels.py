@@ -1,0 +1,319 @@
+"""Benchmark the masked Gram kernels against the BLAS path.
+
+Useful throughput counts ``n*h^2*d^2`` multiply-adds per second (the size of the problem, not
+the work a backend chose to do), so a backend that exploits symmetry and sparsity shows up as
+faster. The BLAS path materialises the row-wise Khatri-Rao product ``K = D ⊙ X`` (n x h*d) and
+computes ``K.T @ K`` (NumPy sends that to SYRK). Peak extra memory is what ``tracemalloc`` sees
+during one call (NumPy reports its allocations to it, and the Numba kernel allocates its work
+buffers with NumPy) minus the output; on a GPU it is the analytic size of the temporaries.
+
+Every cell warms up (JIT compilation, caches), then times ``--repeats`` calls of each backend,
+interleaved so that load on the machine hits them alike, and keeps the median. Cells whose BLAS
+path needs more than ``--memory-budget`` bytes or more than ``--max-work`` multiply-adds are
+skipped, and listed as skipped in the output.
+
+Examples::
+
+    python benchmarks/kernels.py --quick            # the target cell and a small grid
+    python benchmarks/kernels.py                    # the full grid, capped
+    python benchmarks/kernels.py --n 20000 --h 32 --d 32 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from relu_altmin.kernels import masked_gram
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGET = {"n": 20000, "h": 32, "d": 32}
+PAUSE = 0.05  # seconds between timed calls: lets idle BLAS/OpenMP threads stop spinning
+
+
+def make_problem(n: int, h: int, d: int, slope: float, dtype: str, seed: int = 0):
+    """Gaussian data and the pattern of a random hidden layer (each unit fires about half the
+    time): ``D = 1`` where the pre-activation is positive, else ``slope``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((h, d))
+    D = np.where(X @ W.T > 0, 1.0, slope)
+    return X.astype(dtype), D.astype(dtype)
+
+
+def blas_path(xp: Any) -> Callable:
+    def run(X, D):
+        n, d = X.shape
+        K = xp.reshape(D[:, :, None] * X[:, None, :], (n, D.shape[1] * d))
+        return K.T @ K
+
+    return run
+
+
+def cpu_backends(names: list[str]) -> dict[str, Callable]:
+    available = {
+        "numba": lambda X, D: masked_gram(X, D, backend="numba"),
+        "reference": lambda X, D: masked_gram(X, D, backend="reference"),
+        "blas": blas_path(np),
+    }
+    return {name: available[name] for name in names if name in available}
+
+
+def usable_cupy():
+    try:
+        import cupy
+
+        cupy.zeros(1).sum().item()
+    except Exception:  # no cupy, no driver, no device
+        return None
+    return cupy
+
+
+def time_cpu(fn: Callable, X, D) -> float:
+    time.sleep(PAUSE)
+    start = time.perf_counter()
+    fn(X, D)
+    return time.perf_counter() - start
+
+
+def peak_extra_bytes(fn: Callable, X, D) -> tuple[int, int]:
+    """(peak bytes traced during one call, bytes of the returned array)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    G = fn(X, D)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, G.nbytes
+
+
+def time_gpu(cupy, fn: Callable, X, D) -> float:
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    start.record()
+    fn(X, D)
+    stop.record()
+    stop.synchronize()
+    return cupy.cuda.get_elapsed_time(start, stop) / 1e3
+
+
+def run_cell(cell: dict, backends: dict[str, Callable], repeats: int, cupy) -> dict:
+    n, h, d = cell["n"], cell["h"], cell["d"]
+    X, D = make_problem(n, h, d, cell["slope"], cell["dtype"])
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    for fn in backends.values():  # warm up: JIT compilation, first-touch of buffers
+        fn(X, D)
+    for _ in range(repeats):
+        for name, fn in backends.items():
+            times[name].append(time_cpu(fn, X, D))
+    result = dict(cell, work=n * h * h * d * d, firing=float((D == 1).mean()), backends={})
+    for name, fn in backends.items():
+        peak, out_bytes = peak_extra_bytes(fn, X, D)
+        seconds = statistics.median(times[name])
+        result["backends"][name] = dict(
+            seconds=seconds, times=times[name], throughput=result["work"] / seconds,
+            peak_bytes=peak, output_bytes=out_bytes, extra_bytes=peak - out_bytes,
+            memory="tracemalloc",
+        )
+    if cupy is not None:
+        Xg, Dg = cupy.asarray(X), cupy.asarray(D)
+        itemsize, p = X.dtype.itemsize, h * d
+        gpu = {"cuda": (lambda X, D: masked_gram(X, D), 0),
+               "cupy-blas": (blas_path(cupy), n * p * itemsize)}
+        for name, (fn, extra) in gpu.items():
+            fn(Xg, Dg)
+            cupy.cuda.Device().synchronize()
+            t = [time_gpu(cupy, fn, Xg, Dg) for _ in range(repeats)]
+            seconds = statistics.median(t)
+            result["backends"][name] = dict(
+                seconds=seconds, times=t, throughput=result["work"] / seconds,
+                peak_bytes=extra + p * p * itemsize, output_bytes=p * p * itemsize,
+                extra_bytes=extra, memory="analytic",
+            )
+    blas = result["backends"].get("blas")
+    for stats in result["backends"].values():
+        stats["speedup_vs_blas"] = blas["seconds"] / stats["seconds"] if blas else None
+    return result
+
+
+def machine_info() -> dict:
+    import numba
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "numba": numba.__version__}
+    cupy = usable_cupy()
+    if cupy is not None:
+        versions["cupy"] = cupy.__version__
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        versions["gpu"] = gpu.decode() if isinstance(gpu, bytes) else gpu
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+        "threading_layer": _threading_layer(), "platform": platform.platform(),
+        "versions": versions, "loadavg_start": os.getloadavg(),
+    }
+
+
+def _threading_layer() -> str:
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        return "not initialised"
+
+
+def cells_from_args(args) -> tuple[list[dict], list[dict]]:
+    if args.quick:
+        grid = [dict(TARGET)] + [
+            {"n": n, "h": h, "d": d}
+            for n, h, d in itertools.product([1000, 10000], [8, 32], [8, 32])
+        ]
+    else:
+        grid = [{"n": n, "h": h, "d": d} for n, h, d in itertools.product(args.n, args.h, args.d)]
+    cells, skipped = [], []
+    for base, slope, dtype in itertools.product(grid, args.slopes, args.dtypes):
+        cell = dict(base, slope=slope, dtype=dtype)
+        n, p = cell["n"], cell["h"] * cell["d"]
+        blas_bytes = (n * p + p * p) * np.dtype(dtype).itemsize
+        if blas_bytes > args.memory_budget:
+            skipped.append(dict(cell, reason=f"BLAS path needs {blas_bytes / 2**30:.1f} GiB"))
+        elif n * p * p > args.max_work:
+            skipped.append(dict(cell, reason=f"BLAS path is {n * p * p:.1e} multiply-adds"))
+        else:
+            cells.append(cell)
+    return cells, skipped
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    info = report["machine"]
+    lines = [
+        "# Masked Gram kernel benchmark",
+        "",
+        f"{info['date']} · {info['cpu']}, {info['cores']} cores ({info['numba_threads']} Numba "
+        f"threads, {info['threading_layer']} layer) · "
+        + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+        + f" · load average at start {info['loadavg_start'][0]:.2f}, "
+        f"at end {info['loadavg_end'][0]:.2f}",
+        "",
+        "Time is the median of the repeats; throughput is n·h²·d² multiply-adds per second; "
+        "speedup is the BLAS path's time over the backend's, in the same run; extra memory is the "
+        "peak traced during one call minus the output (p² numbers).",
+        "",
+        "| n | h | d | slope | dtype | backend | time (ms) | GMAC/s | speedup vs BLAS "
+        "| extra memory (MiB) | output (MiB) |",
+        "|---:|---:|---:|---:|:--|:--|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        target = all(r[key] == value for key, value in TARGET.items())
+        for name, s in r["backends"].items():
+            label = f"**{name}**" if target else name
+            lines.append(
+                f"| {r['n']} | {r['h']} | {r['d']} | {r['slope']} | {r['dtype']} | {label} "
+                f"| {s['seconds'] * 1e3:.1f} | {s['throughput'] / 1e9:.2f} "
+                f"| {s['speedup_vs_blas']:.2f} | {s['extra_bytes'] / 2**20:.2f} "
+                f"| {s['output_bytes'] / 2**20:.2f} |"
+            )
+    lines.append("")
+    lines.append(f"Bold rows: the target cell (n = {TARGET['n']}, h = {TARGET['h']}, "
+                 f"d = {TARGET['d']}).")
+    if report["skipped"]:
+        lines += ["", "Skipped cells (over the memory or work cap):", ""]
+        lines += [f"- n={c['n']}, h={c['h']}, d={c['d']}, slope={c['slope']}, {c['dtype']}: "
+                  f"{c['reason']}" for c in report["skipped"]]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = sorted({name for r in report["results"] for name in r["backends"]})
+    for name in names:
+        for dtype, marker in (("float64", "o"), ("float32", "^")):
+            rows = [r for r in report["results"] if r["dtype"] == dtype and name in r["backends"]]
+            work = [r["work"] for r in rows]
+            left.scatter(work, [r["backends"][name]["throughput"] / 1e9 for r in rows],
+                         marker=marker, label=f"{name} {dtype}", alpha=0.7)
+            right.scatter(work, [r["backends"][name]["extra_bytes"]
+                                 / r["backends"][name]["output_bytes"] for r in rows],
+                          marker=marker, label=f"{name} {dtype}", alpha=0.7)
+    left.set(xscale="log", yscale="log", xlabel="problem size n·h²·d²",
+             ylabel="useful throughput (GMAC/s)", title="Throughput")
+    right.set(xscale="log", yscale="symlog", xlabel="problem size n·h²·d²",
+              ylabel="peak extra memory / output size", title="Peak extra memory")
+    right.axhline(2, color="grey", linestyle="--", linewidth=1)
+    left.legend(fontsize=7)
+    fig.suptitle(f"Masked Gram matrix · {report['machine']['cpu']} · {report['machine']['date']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="the target cell (20000, 32, 32) and a small grid only")
+    parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--h", type=int, nargs="+", default=[8, 32, 64])
+    parser.add_argument("--d", type=int, nargs="+", default=[8, 32, 64])
+    parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"],
+                        choices=["float64", "float32"])
+    parser.add_argument("--backends", nargs="+", default=["numba", "blas", "reference"],
+                        help="CPU backends (numba, blas, reference); CuPy ones run with a GPU")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory-budget", type=float, default=4 * 2**30,
+                        help="skip cells whose BLAS path needs more bytes than this")
+    parser.add_argument("--max-work", type=float, default=2e11,
+                        help="skip cells whose BLAS path needs more multiply-adds (n·p²)")
+    parser.add_argument("--output", default=str(RESULTS / "kernels"),
+                        help="path prefix of the .json, .md and .png written")
+    args = parser.parse_args(argv)
+
+    cells, skipped = cells_from_args(args)
+    backends = cpu_backends(args.backends)
+    cupy = usable_cupy()
+    report = {"machine": machine_info(), "args": vars(args), "results": [], "skipped": skipped}
+    for i, cell in enumerate(cells, 1):
+        result = run_cell(cell, backends, args.repeats, cupy)
+        report["results"].append(result)
+        summary = ", ".join(f"{name} {s['seconds'] * 1e3:.1f} ms ({s['speedup_vs_blas']:.2f}x)"
+                            for name, s in result["backends"].items())
+        print(f"[{i}/{len(cells)}] n={cell['n']} h={cell['h']} d={cell['d']} "
+              f"slope={cell['slope']} {cell['dtype']}: {summary}", flush=True)
+    for cell in skipped:
+        print(f"skipped n={cell['n']} h={cell['h']} d={cell['d']} slope={cell['slope']} "
+              f"{cell['dtype']}: {cell['reason']}")
+    report["machine"]["threading_layer"] = _threading_layer()
+    report["machine"]["loadavg_end"] = os.getloadavg()
+
+    prefix = Path(args.output)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    write_markdown(report, prefix.with_suffix(".md"))
+    write_plot(report, prefix.with_suffix(".png"))
+    print(f"wrote {prefix}.json, .md and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
