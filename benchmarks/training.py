@@ -1,0 +1,928 @@
+"""Training benchmark: the analytic trainer against gradient baselines and the usual peers.
+
+Five standardised tabular data sets (``_datasets.py``: diabetes, digits as one-hot regression,
+breast cancer with a ±1 target, Friedman #1 with n = 5000, Boston housing), two widths, two
+negative slopes and several seeds. For each ``(data set, seed)`` the rows are split once into
+80 % training and 20 % held out. Every method starts from the same network, the start of
+``relu_altmin.fit(seed=seed)``: a random hidden layer with its least-squares output layer
+(``fit(..., max_iter=0).network``). The methods:
+
+- ``altmin``: ``relu_altmin.fit`` with its defaults (100 iterations at most);
+- ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
+  module imports), each tuned over the learning-rate grid;
+- ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
+  (momentum 0.9), full batch for 2000 epochs and minibatch 64 for 200 epochs, each tuned over
+  the learning-rate grid (the best final training MSE is reported);
+- ``torch_lbfgs``: ``torch.optim.LBFGS``, full batch, strong-Wolfe line search, run until it
+  converges or hits the iteration cap;
+- ``sklearn_lbfgs``: scikit-learn's ``MLPRegressor(solver="lbfgs")`` (ReLU only, so slope 0
+  only; alpha 1e-10). It cannot take a starting network: it starts from its own random init;
+- ``scipy_trf``: ``scipy.optimize.least_squares(method="trf")`` on the residuals ``F - Y`` with
+  their analytic Jacobian (DESIGN §2), exact trust-region solves on small problems and LSMR on
+  large ones, capped in evaluations and wall time.
+
+Everything runs in float64 on one thread (BLAS, Numba and torch) so the timings compare
+methods, not parallel efficiency. Each run records the final training MSE
+``(1/n)||Y - F||_F^2``, the held-out MSE, the wall time and a loss-versus-time trace, from which
+the time to reach the best peer's final training MSE is read. The script writes
+``<out>/<name>.json`` (machine, versions, date, configuration, every run), ``<out>/<name>.md``
+(median tables and the target check) and ``<out>/<name>_<dataset>.png`` (loss versus time,
+first seed). ``--from-json`` rebuilds the table and plots from earlier JSON files (merging them).
+
+Usage::
+
+    python benchmarks/training.py --quick
+    python benchmarks/training.py [--datasets ...] [--hidden 16 64] [--slopes 0 0.1]
+        [--seeds 0 1 2] [--lrs ...] [--baseline-lrs ...] [--out benchmarks/results]
+    python benchmarks/training.py --from-json results/a.json results/b.json --name training
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+import torch
+from _common import machine_info
+from _datasets import DATASETS, Split, load
+from threadpoolctl import threadpool_limits
+
+import relu_altmin
+
+try:
+    from relu_altmin import baselines
+except ImportError as exc:  # the baselines module is optional for this benchmark
+    baselines = None
+    BASELINES_ERROR: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    BASELINES_ERROR = None
+
+RESULTS = Path(__file__).parent / "results"
+LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+FULL_EPOCHS, MINIBATCH_EPOCHS, BATCH = 2000, 200, 64
+MOMENTUM = 0.9
+LBFGS_MAX_ITER, LBFGS_HISTORY = 2000, 20
+TRF_MAX_NFEV, TRF_EXACT_FLOPS = 300, 1e9
+SKLEARN_ALPHA = 1e-10
+TRACE_POINTS = 120
+#: Our baselines: name -> (method, keyword arguments, epochs).
+BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
+    "ours_gd": ("gd", {}, FULL_EPOCHS),
+    "ours_heavy_ball": ("heavy_ball", {"momentum": MOMENTUM}, FULL_EPOCHS),
+    "ours_nesterov": ("nesterov", {"momentum": MOMENTUM}, FULL_EPOCHS),
+    "ours_nesterov_schedule": ("nesterov_schedule", {}, FULL_EPOCHS),
+    "ours_two_step": ("two_step", {}, FULL_EPOCHS),
+    "ours_adam": ("adam", {}, FULL_EPOCHS),
+    "ours_sgd_mb64": ("sgd", {"batch_size": BATCH, "momentum": MOMENTUM}, MINIBATCH_EPOCHS),
+}
+TORCH_METHODS = ("torch_adam_full", "torch_adam_mb64", "torch_sgd_full", "torch_sgd_mb64")
+PEER_ORDER = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "scipy_trf",
+              *BASELINE_METHODS)
+Trace = list[tuple[float, float]]
+
+
+@dataclass
+class Run:
+    """One method on one configuration (the best learning rate for a tuned method)."""
+
+    dataset: str
+    hidden: int
+    slope: float
+    seed: int
+    method: str
+    train_mse: float
+    test_mse: float
+    seconds: float
+    trace: Trace
+    lr: float | None = None
+    lr_grid: dict[str, float] = field(default_factory=dict)
+    tuning_seconds: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    time_to_best_peer: float | None = None
+    time_to_best_adam: float | None = None
+
+    def key(self) -> tuple[str, int, float]:
+        return (self.dataset, self.hidden, self.slope)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared pieces: parameters, predictions, traces.
+
+
+@dataclass(frozen=True)
+class Start:
+    """The common starting network as 2-D float64 NumPy arrays."""
+
+    W: np.ndarray  # h x d
+    b: np.ndarray  # h
+    V: np.ndarray  # h x k
+    c: np.ndarray  # k
+    net: relu_altmin.TwoLayerNet
+
+    @staticmethod
+    def from_fit(split: Split, hidden: int, slope: float, seed: int) -> Start:
+        net = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
+                              seed=seed, max_iter=0).network
+        V = np.asarray(net.V, dtype=np.float64)
+        c = np.atleast_1d(np.asarray(net.c, dtype=np.float64))
+        return Start(np.array(net.W, dtype=np.float64), np.array(net.b, dtype=np.float64),
+                     V.reshape(V.shape[0], -1).copy(), c.copy(), net)
+
+
+def as_2d(y: np.ndarray) -> np.ndarray:
+    return y[:, None] if y.ndim == 1 else y
+
+
+def predict(X: np.ndarray, W: np.ndarray, b: np.ndarray, V: np.ndarray, c: np.ndarray,
+            slope: float) -> np.ndarray:
+    """Network output ``F`` (n x k) for 2-D ``V``."""
+    Z = X @ W.T + b
+    return np.where(Z > 0, Z, slope * Z) @ V + c
+
+
+def mse(F: np.ndarray, Y: np.ndarray) -> float:
+    """``(1/n)||Y - F||_F^2``."""
+    return float(np.sum((as_2d(Y) - as_2d(F)) ** 2) / Y.shape[0])
+
+
+def first_time_at(trace: Trace, target: float) -> float | None:
+    """First time in ``trace`` at which the loss is at most ``target``; None if never."""
+    for t, loss in trace:
+        if loss <= target:
+            return t
+    return None
+
+
+def thin(trace: Trace, points: int = TRACE_POINTS) -> Trace:
+    """At most ``points`` entries, log-spaced in index, keeping the first and last."""
+    if len(trace) <= points:
+        return [(float(f"{t:.4g}"), float(f"{v:.7g}")) for t, v in trace]
+    idx = np.unique(np.concatenate([[0], np.geomspace(1, len(trace) - 1, points - 1)
+                                    .astype(int), [len(trace) - 1]]))
+    return [(float(f"{trace[i][0]:.4g}"), float(f"{trace[i][1]:.7g}")) for i in idx]
+
+
+def finite_or_inf(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+# --------------------------------------------------------------------------------------------
+# The analytic trainer and our baselines.
+
+
+def run_altmin(split: Split, hidden: int, slope: float, seed: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    result = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
+                             seed=seed)
+    seconds = time.perf_counter() - t0
+    net = result.network
+    return {"train_mse": result.loss, "test_mse": mse(net.predict(split.X_test), split.y_test),
+            "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
+            "info": {"iterations": result.n_iter, "stop_reason": result.stop_reason,
+                     "max_residual": max(result.residuals.values())}}
+
+
+def output_lipschitz(split: Split, start: Start, slope: float) -> float:
+    """``1 / lambda_max([H, 1]^T [H, 1] / n)`` at the start: the output layer's exact GD step."""
+    Z = split.X_train @ start.W.T + start.b
+    Hb = np.column_stack([np.where(Z > 0, Z, slope * Z), np.ones(Z.shape[0])])
+    return 1.0 / float(np.linalg.eigvalsh(Hb.T @ Hb / Z.shape[0])[-1])
+
+
+def run_baseline(name: str, split: Split, hidden: int, slope: float, seed: int, start: Start,
+                 lr: float) -> dict[str, Any]:
+    method, kwargs, epochs = BASELINE_METHODS[name]
+    kwargs = dict(kwargs)
+    if method == "two_step":
+        kwargs.update(lr_hidden=lr, lr_output=output_lipschitz(split, start, slope))
+    t0 = time.perf_counter()
+    with np.errstate(all="ignore"):
+        result = baselines.train(split.X_train, split.y_train, hidden, method=method, lr=lr,
+                                 epochs=epochs, negative_slope=slope, init=start.net, seed=seed,
+                                 **kwargs)
+    seconds = time.perf_counter() - t0
+    diverged = result.stop_reason == "diverged"
+    train = math.inf if diverged else finite_or_inf(result.loss)
+    test = math.inf if diverged else finite_or_inf(mse(result.network.predict(split.X_test),
+                                                        split.y_test))
+    return {"train_mse": train, "test_mse": test, "seconds": seconds,
+            "trace": [(r.seconds, r.loss) for r in result.history],
+            "info": {"epochs": result.n_iter, "stop_reason": result.stop_reason,
+                     **({"lr_output": kwargs["lr_output"]} if method == "two_step" else {})}}
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch peers.
+
+
+def _torch_params(start: Start) -> list[torch.Tensor]:
+    return [torch.tensor(a, dtype=torch.float64, requires_grad=True)
+            for a in (start.W, start.b, start.V, start.c)]
+
+
+def _torch_forward(X: torch.Tensor, params: Sequence[torch.Tensor], slope: float) -> torch.Tensor:
+    W, b, V, c = params
+    return torch.nn.functional.leaky_relu(X @ W.T + b, slope) @ V + c
+
+
+def _torch_result(split: Split, params: Sequence[torch.Tensor], slope: float, seconds: float,
+                  trace: Trace, info: dict[str, Any]) -> dict[str, Any]:
+    with torch.no_grad():
+        arrays = [p.detach().numpy() for p in params]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        train = test = math.inf
+    else:
+        train = finite_or_inf(mse(predict(split.X_train, *arrays, slope), split.y_train))
+        test = finite_or_inf(mse(predict(split.X_test, *arrays, slope), split.y_test))
+    return {"train_mse": train, "test_mse": test, "seconds": seconds, "trace": trace,
+            "info": info}
+
+
+def run_torch(name: str, split: Split, slope: float, seed: int, start: Start,
+              lr: float) -> dict[str, Any]:
+    """Adam or SGD (momentum 0.9), full batch or minibatch 64, on ``mse_loss`` (mean)."""
+    X = torch.from_numpy(split.X_train)
+    Y = torch.from_numpy(as_2d(split.y_train))
+    n, k = Y.shape
+    params = _torch_params(start)
+    if name.startswith("torch_adam"):
+        optimiser = torch.optim.Adam(params, lr=lr)
+    else:
+        optimiser = torch.optim.SGD(params, lr=lr, momentum=MOMENTUM)
+    minibatch = name.endswith("mb64")
+    epochs = MINIBATCH_EPOCHS if minibatch else FULL_EPOCHS
+    generator = torch.Generator().manual_seed(seed)
+    trace: Trace = []
+    clock = 0.0  # training time only: the per-epoch evaluation of a minibatch run is excluded
+    diverged = False
+    tic = time.perf_counter()
+    for _ in range(epochs):
+        if minibatch:
+            order = torch.randperm(n, generator=generator)
+            for first in range(0, n, BATCH):
+                idx = order[first:first + BATCH]
+                optimiser.zero_grad()
+                loss = torch.nn.functional.mse_loss(_torch_forward(X[idx], params, slope), Y[idx])
+                loss.backward()
+                optimiser.step()
+            clock += time.perf_counter() - tic
+            with torch.no_grad():
+                value = k * float(torch.nn.functional.mse_loss(_torch_forward(X, params, slope),
+                                                               Y))
+            trace.append((clock, value))
+            tic = time.perf_counter()
+        else:
+            optimiser.zero_grad()
+            loss = torch.nn.functional.mse_loss(_torch_forward(X, params, slope), Y)
+            value = k * float(loss.detach())  # the loss at the point before this step
+            trace.append((clock + time.perf_counter() - tic, value))
+            loss.backward()
+            optimiser.step()
+        if not math.isfinite(value):
+            diverged = True
+            break
+    clock += time.perf_counter() - tic
+    result = _torch_result(split, params, slope, clock, trace, {"epochs": epochs,
+                                                                "diverged": diverged})
+    if not minibatch and not diverged:
+        result["trace"].append((clock, result["train_mse"]))
+    return result
+
+
+def run_lbfgs(split: Split, slope: float, start: Start) -> dict[str, Any]:
+    X = torch.from_numpy(split.X_train)
+    Y = torch.from_numpy(as_2d(split.y_train))
+    k = Y.shape[1]
+    params = _torch_params(start)
+    optimiser = torch.optim.LBFGS(params, lr=1.0, max_iter=LBFGS_MAX_ITER,
+                                  max_eval=int(1.25 * LBFGS_MAX_ITER), tolerance_grad=1e-10,
+                                  tolerance_change=1e-14, history_size=LBFGS_HISTORY,
+                                  line_search_fn="strong_wolfe")
+    trace: Trace = []
+    best = math.inf
+    t0 = time.perf_counter()
+
+    def closure() -> torch.Tensor:
+        nonlocal best
+        optimiser.zero_grad()
+        loss = torch.nn.functional.mse_loss(_torch_forward(X, params, slope), Y)
+        loss.backward()
+        # The best point so far: line-search trials may rise.
+        best = min(best, k * float(loss.detach()))
+        trace.append((time.perf_counter() - t0, best))
+        return loss
+
+    optimiser.step(closure)
+    seconds = time.perf_counter() - t0
+    state = optimiser.state[optimiser._params[0]]
+    return _torch_result(split, params, slope, seconds, trace,
+                         {"iterations": int(state.get("n_iter", 0)),
+                          "evaluations": int(state.get("func_evals", 0))})
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn and SciPy peers.
+
+
+def run_sklearn(split: Split, hidden: int, seed: int) -> dict[str, Any]:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    model = MLPRegressor(hidden_layer_sizes=(hidden,), activation="relu", solver="lbfgs",
+                         alpha=SKLEARN_ALPHA, max_iter=LBFGS_MAX_ITER,
+                         max_fun=int(1.25 * LBFGS_MAX_ITER), tol=1e-12, random_state=seed)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(split.X_train, split.y_train)
+    seconds = time.perf_counter() - t0
+    train = mse(model.predict(split.X_train), split.y_train)
+    return {"train_mse": train, "test_mse": mse(model.predict(split.X_test), split.y_test),
+            "seconds": seconds, "trace": [(seconds, train)],
+            "info": {"iterations": int(model.n_iter_),
+                     "start": "own Glorot-uniform init (MLPRegressor takes no start)"}}
+
+
+class Residuals:
+    """Residuals ``(F - Y) / sqrt(n)`` of the network and their analytic Jacobian.
+
+    The parameters are packed as ``theta = [vec(Wt), vec(V), c]`` with ``Wt = [W, b]`` (h x
+    d~), all row-major. With ``D = sigma'(Z)`` and ``H = D * Z`` (DESIGN §2):
+    ``dF[i,o]/dWt[j,a] = V[j,o] D[i,j] Xt[i,a]``, ``dF[i,o]/dV[j,p] = H[i,j] [o = p]`` and
+    ``dF[i,o]/dc[p] = [o = p]``. Then ``0.5 ||r||^2`` is half the training MSE.
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, hidden: int, slope: float) -> None:
+        self.Xt = np.column_stack([X, np.ones(X.shape[0])])
+        self.Y = Y
+        self.h, self.slope = hidden, slope
+        self.n, self.k = Y.shape
+        self.dt = self.Xt.shape[1]
+        self.scale = 1.0 / math.sqrt(self.n)
+
+    def pack(self, start: Start) -> np.ndarray:
+        return np.concatenate([np.column_stack([start.W, start.b]).ravel(), start.V.ravel(),
+                               start.c])
+
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hw, hk = self.h * self.dt, self.h * self.k
+        return (theta[:hw].reshape(self.h, self.dt), theta[hw:hw + hk].reshape(self.h, self.k),
+                theta[hw + hk:])
+
+    def network(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        Wt, V, c = self.unpack(theta)
+        return Wt[:, :-1], Wt[:, -1], V, c
+
+    def _hidden(self, Wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Z = self.Xt @ Wt.T
+        D = np.where(Z > 0, 1.0, self.slope)
+        return D, D * Z
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        Wt, V, c = self.unpack(theta)
+        _, H = self._hidden(Wt)
+        return ((H @ V + c - self.Y) * self.scale).ravel()
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        Wt, V, _ = self.unpack(theta)
+        D, H = self._hidden(Wt)
+        n, k, h, dt = self.n, self.k, self.h, self.dt
+        JW = (V.T[None, :, :, None] * D[:, None, :, None] * self.Xt[:, None, None, :])
+        JV = np.zeros((n, k, h, k))
+        for o in range(k):
+            JV[:, o, :, o] = H
+        Jc = np.broadcast_to(np.eye(k), (n, k, k))
+        J = np.concatenate([JW.reshape(n * k, h * dt), JV.reshape(n * k, h * k),
+                            Jc.reshape(n * k, k)], axis=1)
+        J *= self.scale
+        return J
+
+
+class _TimeUp(Exception):
+    pass
+
+
+def run_trf(split: Split, hidden: int, slope: float, start: Start,
+            time_cap: float) -> dict[str, Any]:
+    problem = Residuals(split.X_train, as_2d(split.y_train), hidden, slope)
+    theta0 = problem.pack(start)
+    m, p = problem.n * problem.k, theta0.size
+    exact = min(m, p) ** 2 * max(m, p) <= TRF_EXACT_FLOPS
+    trace: Trace = []
+    best = [math.inf, theta0]
+    t0 = time.perf_counter()
+
+    def fun(theta: np.ndarray) -> np.ndarray:
+        if time.perf_counter() - t0 > time_cap:
+            raise _TimeUp
+        r = problem.residuals(theta)
+        value = float(r @ r)  # the training MSE
+        if value < best[0]:
+            best[0], best[1] = value, theta.copy()
+        trace.append((time.perf_counter() - t0, best[0]))
+        return r
+
+    info: dict[str, Any] = {"tr_solver": "exact" if exact else "lsmr", "jacobian_shape": [m, p]}
+    try:
+        result = scipy.optimize.least_squares(
+            fun, theta0, jac=problem.jacobian, method="trf", ftol=1e-12, xtol=1e-12,
+            gtol=1e-12, max_nfev=TRF_MAX_NFEV, tr_solver="exact" if exact else "lsmr")
+        theta = result.x
+        info.update(status=int(result.status), nfev=int(result.nfev),
+                    njev=int(result.njev or 0))
+    except _TimeUp:
+        theta = best[1]
+        info.update(status="time cap", time_cap_s=time_cap)
+    seconds = time.perf_counter() - t0
+    arrays = problem.network(theta)
+    return {"train_mse": mse(predict(split.X_train, *arrays, slope), split.y_train),
+            "test_mse": mse(predict(split.X_test, *arrays, slope), split.y_test),
+            "seconds": seconds, "trace": trace, "info": info}
+
+
+# --------------------------------------------------------------------------------------------
+# The driver.
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run on one ``(data set, hidden, slope, seed)``."""
+
+    methods: tuple[str, ...]
+    lrs: tuple[float, ...]
+    baseline_lrs: tuple[float, ...]
+    trf_time_cap: float
+
+
+def methods_for(slope: float, baseline_names: Iterable[str]) -> tuple[str, ...]:
+    names = ["altmin", *TORCH_METHODS, "torch_lbfgs"]
+    if slope == 0.0:
+        names.append("sklearn_lbfgs")
+    names.append("scipy_trf")
+    if baselines is not None:
+        names.extend(baseline_names)
+    return tuple(names)
+
+
+def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, start: Start,
+               plan: Plan) -> Run:
+    """One method, tuned over its learning-rate grid where it has one."""
+    base = {"dataset": split.name, "hidden": hidden, "slope": slope, "seed": seed,
+            "method": method}
+    if method == "altmin":
+        return Run(**base, **run_altmin(split, hidden, slope, seed))
+    if method == "torch_lbfgs":
+        return Run(**base, **run_lbfgs(split, slope, start))
+    if method == "sklearn_lbfgs":
+        return Run(**base, **run_sklearn(split, hidden, seed))
+    if method == "scipy_trf":
+        return Run(**base, **run_trf(split, hidden, slope, start, plan.trf_time_cap))
+    runner: Callable[[float], dict[str, Any]]
+    if method in TORCH_METHODS:
+        grid = plan.lrs
+
+        def runner(lr: float) -> dict[str, Any]:
+            return run_torch(method, split, slope, seed, start, lr)
+    else:
+        grid = plan.baseline_lrs
+
+        def runner(lr: float) -> dict[str, Any]:
+            return run_baseline(method, split, hidden, slope, seed, start, lr)
+    results = {lr: runner(lr) for lr in grid}
+    best = min(grid, key=lambda lr: (results[lr]["train_mse"], lr))
+    return Run(**base, **results[best], lr=best,
+               lr_grid={f"{lr:g}": results[lr]["train_mse"] for lr in grid},
+               tuning_seconds=sum(r["seconds"] for r in results.values()))
+
+
+def annotate(runs: list[Run]) -> None:
+    """Fill in each run's time to reach the best peer's (and best Adam's) final training MSE."""
+    groups: dict[tuple[str, int, float, int], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((*r.key(), r.seed), []).append(r)
+    for group in groups.values():
+        peers = [r.train_mse for r in group if r.method != "altmin"]
+        adam = [r.train_mse for r in group if r.method.startswith("torch_adam")]
+        target = min(peers, default=math.inf)
+        adam_target = min(adam, default=math.inf)
+        for r in group:
+            r.time_to_best_peer = first_time_at(r.trace, target) if math.isfinite(target) \
+                else None
+            r.time_to_best_adam = first_time_at(r.trace, adam_target) \
+                if math.isfinite(adam_target) else None
+
+
+def _config(args: argparse.Namespace, baseline_names: list[str]) -> dict[str, Any]:
+    """The run's settings, as recorded in the outputs."""
+    return {
+        "datasets": list(args.datasets), "hidden": list(args.hidden),
+        "slopes": list(args.slopes), "seeds": list(args.seeds),
+        "learning_rates": list(args.lrs), "baseline_learning_rates": list(args.baseline_lrs),
+        "baselines": baseline_names if baselines is not None else [],
+        "baselines_error": BASELINES_ERROR,
+        "full_batch_epochs": FULL_EPOCHS, "minibatch_epochs": MINIBATCH_EPOCHS,
+        "batch_size": BATCH, "momentum": MOMENTUM, "lbfgs_max_iter": LBFGS_MAX_ITER,
+        "lbfgs_history": LBFGS_HISTORY, "trf_max_nfev": TRF_MAX_NFEV,
+        "trf_time_cap_s": args.trf_time_cap, "sklearn_alpha": SKLEARN_ALPHA,
+        "threads": args.threads, "quick": args.quick, "note": args.note,
+    }
+
+
+def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
+    baseline_names = [n for n in BASELINE_METHODS if n in args.baselines] \
+        if args.baselines != ["none"] else []
+    configs = [(name, seed, hidden, slope) for name in args.datasets for seed in args.seeds
+               for hidden in args.hidden for slope in args.slopes]
+    total = sum(len(methods_for(slope, baseline_names)) for *_, slope in configs)
+    if baselines is None:
+        print(f"note: relu_altmin.baselines does not import ({BASELINES_ERROR}); "
+              "running without our gradient baselines", flush=True)
+    runs: list[Run] = []
+    count = 0
+    bench_start = time.perf_counter()
+    splits: dict[tuple[str, int], Split] = {}
+    for name, seed, hidden, slope in configs:
+        if (name, seed) not in splits:
+            splits[(name, seed)] = load(name, seed)
+            split = splits[(name, seed)]
+            # Warm-up: Numba compiles the kernels on first use; keep that out of the timings.
+            relu_altmin.fit(split.X_train, split.y_train, 2, negative_slope=0.1, seed=0,
+                            max_iter=2)
+        split = splits[(name, seed)]
+        start = Start.from_fit(split, hidden, slope, seed)
+        plan = Plan(methods_for(slope, baseline_names), tuple(args.lrs),
+                    tuple(args.baseline_lrs), args.trf_time_cap)
+        for method in plan.methods:
+            count += 1
+            run = run_method(method, split, hidden, slope, seed, start, plan)
+            runs.append(run)
+            lr = f" lr {run.lr:g}" if run.lr is not None else ""
+            print(f"[{count}/{total}] {name} ({split.shape}) h={hidden} slope={slope:g} "
+                  f"seed={seed} {method:<22} train {run.train_mse:.5g}  held-out "
+                  f"{run.test_mse:.5g}  {run.seconds:7.2f}s{lr}  "
+                  f"[elapsed {time.perf_counter() - bench_start:.0f}s]", flush=True)
+        if args.out is not None:  # partial results survive an interrupted run
+            args.out.mkdir(parents=True, exist_ok=True)
+            partial = {"benchmark": "training", "partial": True, "machine": machine_info(),
+                       "config": {**_config(args, baseline_names),
+                                  "total_seconds": time.perf_counter() - bench_start},
+                       "runs": [{**r.__dict__, "trace": thin(r.trace)} for r in runs]}
+            (args.out / f"{args.name}.partial.json").write_text(
+                json.dumps(partial, default=_json_default))
+    config = {**_config(args, baseline_names),
+              "total_seconds": time.perf_counter() - bench_start}
+    return runs, config
+
+
+# --------------------------------------------------------------------------------------------
+# Reports.
+
+
+def median(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.median(values) if values else math.nan
+
+
+def best_of(group: list[Run], prefix: str) -> Run | None:
+    """The run with the lowest final training MSE among methods starting with ``prefix``."""
+    candidates = [r for r in group if r.method.startswith(prefix)]
+    return min(candidates, key=lambda r: r.train_mse) if candidates else None
+
+
+def by_config(runs: list[Run]) -> dict[tuple[str, int, float], dict[int, list[Run]]]:
+    out: dict[tuple[str, int, float], dict[int, list[Run]]] = {}
+    for r in runs:
+        out.setdefault(r.key(), {}).setdefault(r.seed, []).append(r)
+    return out
+
+
+def target_check(runs: list[Run]) -> dict[str, Any]:
+    """The issue's target, per width and slope, from medians over seeds.
+
+    For each ``(data set, width, slope)``: ``loss_win`` when the median final training MSE of
+    ``altmin`` is below the median of the best-tuned Adam (best of full batch and minibatch
+    over the learning-rate grid) and of the best-tuned SGD; ``speedup`` the median over seeds
+    of (wall time of that best Adam run) / (time ``altmin`` takes to reach its final training
+    MSE), 0 when it never does. A width passes when, at every slope, at least 4 of the 5
+    data sets (all but one of those run) have ``loss_win`` and at least as many have
+    ``speedup >= 10``.
+    """
+    cells = []
+    for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
+        alt, adam, sgd, speed = [], [], [], []
+        for group in seeds.values():
+            a = best_of(group, "altmin")
+            ad, sg = best_of(group, "torch_adam"), best_of(group, "torch_sgd")
+            if a is None or ad is None or sg is None:
+                continue
+            alt.append(a.train_mse)
+            adam.append(ad.train_mse)
+            sgd.append(sg.train_mse)
+            t = a.time_to_best_adam
+            speed.append(ad.seconds / t if t else 0.0)
+        if not alt:
+            continue
+        cells.append({"dataset": name, "hidden": hidden, "slope": slope, "seeds": len(alt),
+                      "altmin": median(alt), "adam": median(adam), "sgd": median(sgd),
+                      "loss_win": median(alt) < min(median(adam), median(sgd)),
+                      "speedup": median(speed)})
+    verdicts = {}
+    for hidden in sorted({c["hidden"] for c in cells}):
+        per_slope = {}
+        for slope in sorted({c["slope"] for c in cells if c["hidden"] == hidden}):
+            mine = [c for c in cells if c["hidden"] == hidden and c["slope"] == slope]
+            need = max(len(mine) - 1, 1) if len(mine) < 5 else 4
+            wins = sum(c["loss_win"] for c in mine)
+            fast = sum(c["speedup"] >= 10 for c in mine)
+            per_slope[f"{slope:g}"] = {"datasets": len(mine), "needed": need,
+                                       "loss_wins": wins, "speedups_10x": fast,
+                                       "pass": wins >= need and fast >= need}
+        verdicts[str(hidden)] = {"per_slope": per_slope,
+                                 "pass": all(v["pass"] for v in per_slope.values())}
+    return {"cells": cells, "widths": verdicts}
+
+
+def fmt(value: float | None, spec: str = ".4g") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "diverged"
+    return format(value, spec)
+
+
+def check_lines(check: dict[str, Any]) -> list[str]:
+    lines = ["| data set | h | slope | seeds | altmin train MSE | best Adam | best SGD | "
+             "altmin below both | speed-up to Adam's MSE |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for c in check["cells"]:
+        lines.append(f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {c['seeds']} | "
+                     f"{fmt(c['altmin'])} | {fmt(c['adam'])} | {fmt(c['sgd'])} | "
+                     f"{'yes' if c['loss_win'] else '**no**'} | {fmt(c['speedup'], '.3g')}x |")
+    lines.append("")
+    for hidden, v in check["widths"].items():
+        parts = [f"slope {s}: loss below Adam and SGD on {p['loss_wins']}/{p['datasets']}, "
+                 f"≥10x sooner on {p['speedups_10x']}/{p['datasets']} (need {p['needed']})"
+                 for s, p in v["per_slope"].items()]
+        lines.append(f"- **h = {hidden}: {'PASS' if v['pass'] else 'FAIL'}** — "
+                     + "; ".join(parts))
+    return lines
+
+
+def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
+    m, cfg = meta["machine"], meta["config"]
+    v = m["versions"]
+    check = target_check(runs)
+    lines = [
+        "# Training benchmark: analytic trainer against gradient methods",
+        "",
+        f"Generated by `benchmarks/training.py` on {m['date']} ({m['cpu']}, {m['cores']} "
+        f"cores, {cfg['threads']} thread(s) used; relu-altmin {v['relu_altmin']}, numpy "
+        f"{v['numpy']}, torch {v['torch']}, scipy {v['scipy']}, scikit-learn "
+        f"{v['scikit_learn']}). Data: `{name}.json`.",
+        "",
+        f"Configuration: data sets {', '.join(cfg['datasets'])}; h ∈ {cfg['hidden']}; "
+        f"slope ∈ {cfg['slopes']}; seeds {cfg['seeds']}; torch learning rates "
+        f"{cfg['learning_rates']}; our baselines: "
+        + (f"{', '.join(cfg['baselines'])} over {cfg['baseline_learning_rates']}"
+           if cfg["baselines"] else f"not run ({cfg['baselines_error'] or 'none selected'})")
+        + f". Full batch {cfg['full_batch_epochs']} epochs, minibatch {cfg['batch_size']} for "
+        f"{cfg['minibatch_epochs']} epochs, momentum {cfg['momentum']}; L-BFGS at most "
+        f"{cfg['lbfgs_max_iter']} iterations; TRF at most {cfg['trf_max_nfev']} evaluations "
+        f"and {cfg['trf_time_cap_s']:g} s. Total benchmark time "
+        f"{cfg['total_seconds'] / 60:.1f} min.",
+    ]
+    if cfg.get("note"):
+        lines += ["", f"**Note:** {cfg['note']}"]
+    lines += [
+        "",
+        "Every method starts from the same network (`fit(..., max_iter=0).network`) except "
+        "`sklearn_lbfgs` (MLPRegressor takes no start; it uses its own initialisation, and "
+        "only for slope 0). Tuned methods report their best learning rate by final training "
+        "MSE; their wall time is that one run's (\"tuning\" is the whole grid). MSE is "
+        "`(1/n)‖Y - F‖²_F` on standardised targets; held-out MSE on the 20 % split.",
+        "",
+        "## Target check",
+        "",
+        "Medians over seeds. *Speed-up* = wall time of the best-tuned Adam run ÷ time the "
+        "analytic trainer takes to reach that Adam run's final training MSE (0 = never).",
+        "",
+        *check_lines(check),
+        "",
+        "## Medians over seeds",
+        "",
+        "Train / held-out MSE and wall seconds; *t→best* is the time the method takes to "
+        "reach the best final training MSE of all other methods (- = never).",
+        "",
+    ]
+    configs = by_config(runs)
+    for dataset in dict.fromkeys(k[0] for k in configs):
+        lines += [f"### {dataset}", "",
+                  "| h | slope | method | train MSE | held-out MSE | seconds | t→best peer | "
+                  "lr | tuning s |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for key in sorted(k for k in configs if k[0] == dataset):
+            seeds = configs[key]
+            methods = [mth for mth in PEER_ORDER
+                       if any(r.method == mth for g in seeds.values() for r in g)]
+            for method in methods:
+                rs = [r for g in seeds.values() for r in g if r.method == method]
+                t_best = [r.time_to_best_peer if r.time_to_best_peer is not None else math.inf
+                          for r in rs]
+                mt = median(t_best)
+                lrs = sorted({r.lr for r in rs if r.lr is not None})
+                tuning = [r.tuning_seconds for r in rs if r.tuning_seconds is not None]
+                label = f"**{method}**" if method == "altmin" else method
+                lines.append(
+                    f"| {key[1]} | {key[2]:g} | {label} | "
+                    f"{fmt(median(r.train_mse for r in rs))} | "
+                    f"{fmt(median(r.test_mse for r in rs))} | "
+                    f"{fmt(median(r.seconds for r in rs), '.3g')} | "
+                    f"{'-' if math.isinf(mt) else fmt(mt, '.3g')} | "
+                    f"{', '.join(f'{lr:g}' for lr in lrs) or '-'} | "
+                    f"{fmt(median(tuning), '.3g') if tuning else '-'} |")
+        lines.append("")
+    lines += ["## Plots", "",
+              *(f"![{d}]({name}_{d}.png)" for d in dict.fromkeys(k[0] for k in configs)), ""]
+    return "\n".join(lines)
+
+
+PLOT_STYLE = {
+    "altmin": {"color": "black", "lw": 2.2},
+    "torch_adam": {"color": "tab:blue"},
+    "torch_sgd": {"color": "tab:orange"},
+    "torch_lbfgs": {"color": "tab:green"},
+    "scipy_trf": {"color": "tab:red"},
+    "sklearn_lbfgs": {"color": "tab:purple", "marker": "*", "ms": 10, "ls": "none"},
+    "ours_": {"color": "tab:gray", "lw": 0.8, "ls": "--"},
+}
+
+
+def plots(runs: list[Run], out: Path, name: str) -> list[Path]:
+    """One PNG per data set: loss versus time (log-log) for the first seed, every method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    configs = by_config(runs)
+    for dataset in dict.fromkeys(k[0] for k in configs):
+        keys = sorted(k for k in configs if k[0] == dataset)
+        cols = min(len(keys), 2)
+        rows = math.ceil(len(keys) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+        for ax, key in zip(axes.flat, keys, strict=False):
+            seed = min(configs[key])
+            group = configs[key][seed]
+            for method in PEER_ORDER:
+                if method.startswith("torch_adam") or method.startswith("torch_sgd"):
+                    best = best_of(group, method[:10])
+                    if best is None or best.method != method:
+                        continue  # only the better of full batch and minibatch
+                rs = [r for r in group if r.method == method]
+                if not rs or not rs[0].trace:
+                    continue
+                r = rs[0]
+                style = next(v for k, v in PLOT_STYLE.items() if method.startswith(k))
+                t = np.maximum([p[0] for p in r.trace], 1e-4)
+                loss = np.maximum([p[1] for p in r.trace], 1e-12)
+                label = method + (f" (lr {r.lr:g})" if r.lr is not None else "")
+                ax.plot(t, loss, label=label, zorder=3 if method == "altmin" else 2, **style)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{dataset}, h={key[1]}, slope {key[2]:g}, seed {seed}", fontsize=9)
+            ax.set_xlabel("wall time (s)", fontsize=8)
+            ax.set_ylabel("training MSE", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, which="major", alpha=0.3)
+        for ax in list(axes.flat)[len(keys):]:
+            ax.set_visible(False)
+        handles, labels = {}, {}
+        for ax in axes.flat:
+            for hnd, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                base = lab.split(" (")[0]
+                handles.setdefault(base, hnd)
+                labels.setdefault(base, base)
+        ncol = 5 if cols > 1 else 3
+        legend_rows = math.ceil(len(handles) / ncol)
+        fig.legend(list(handles.values()), list(labels.values()), loc="lower center",
+                   ncol=ncol, fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, (0.15 * legend_rows + 0.1) / (3.6 * rows), 1, 1))
+        path = out / f"{name}_{dataset}.png"
+        fig.savefig(path, dpi=72)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_outputs(runs: list[Run], meta: dict[str, Any], out: Path, name: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    annotate(runs)
+    check = target_check(runs)
+    report = {"benchmark": "training", **meta, "target_check": check,
+              "runs": [{**r.__dict__, "trace": thin(r.trace)} for r in runs]}
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    (out / f"{name}.md").write_text(markdown(runs, meta, name))
+    paths = plots(runs, out, name)
+    print("\n".join(check_lines(check)))
+    print(f"wrote {out / (name + '.json')}, {out / (name + '.md')} and {len(paths)} plots")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
+    """Runs and metadata from earlier JSON files (the first file's metadata, merged config)."""
+    runs: list[Run] = []
+    meta: dict[str, Any] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        for r in report["runs"]:
+            r["trace"] = [tuple(p) for p in r["trace"]]
+            runs.append(Run(**r))
+        if not meta:
+            meta = {"machine": report["machine"], "config": dict(report["config"])}
+        else:
+            cfg = meta["config"]
+            for key in ("datasets", "hidden", "slopes", "seeds"):
+                cfg[key] = list(dict.fromkeys([*cfg[key], *report["config"][key]]))
+            cfg["total_seconds"] += report["config"]["total_seconds"]
+            notes = [n for n in (cfg.get("note"), report["config"].get("note")) if n]
+            cfg["note"] = " ".join(dict.fromkeys(notes)) or None
+    # Keep the last occurrence of each (config, seed, method).
+    unique = {(r.dataset, r.hidden, r.slope, r.seed, r.method): r for r in runs}
+    return list(unique.values()), meta
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="diabetes + breast cancer, h=16, slope 0.1, seed 0, 3 learning "
+                             "rates: a few minutes on 2 cores")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lrs", type=float, nargs="+", default=list(LEARNING_RATES),
+                        help="learning-rate grid of the torch Adam and SGD runs")
+    parser.add_argument("--baseline-lrs", type=float, nargs="+", default=list(LEARNING_RATES),
+                        help="learning-rate grid of our baselines")
+    parser.add_argument("--baselines", nargs="+", default=list(BASELINE_METHODS),
+                        choices=[*BASELINE_METHODS, "none"],
+                        help="which of our baselines to run ('none' for none)")
+    parser.add_argument("--trf-time-cap", type=float, default=60.0,
+                        help="wall-time cap (s) of each least_squares run")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS, Numba and torch")
+    parser.add_argument("--note", default=None, help="a sentence recorded in the outputs")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default=None,
+                        help="output file prefix (default training, or training_quick)")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None,
+                        help="rebuild the outputs from these JSON files instead of running")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.datasets, args.hidden, args.slopes, args.seeds = (
+            ["diabetes", "breast_cancer"], [16], [0.1], [0])
+        args.lrs = args.baseline_lrs = [1e-3, 1e-2, 1e-1]
+    if args.name is None:
+        args.name = "training_quick" if args.quick else "training"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.from_json:
+        runs, meta = load_runs(args.from_json)
+        write_outputs(runs, meta, args.out, args.name)
+        return
+    torch.set_num_threads(args.threads)
+    torch.set_default_dtype(torch.float64)
+    try:
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    except (ImportError, ValueError):
+        pass
+    with threadpool_limits(limits=args.threads):
+        runs, config = run_grid(args)
+    meta = {"machine": machine_info(), "config": config}
+    write_outputs(runs, meta, args.out, args.name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
