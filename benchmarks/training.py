@@ -147,13 +147,15 @@ def as_2d(y: np.ndarray) -> np.ndarray:
 def predict(X: np.ndarray, W: np.ndarray, b: np.ndarray, V: np.ndarray, c: np.ndarray,
             slope: float) -> np.ndarray:
     """Network output ``F`` (n x k) for 2-D ``V``."""
-    Z = X @ W.T + b
-    return np.where(Z > 0, Z, slope * Z) @ V + c
+    with np.errstate(all="ignore"):  # a diverged run's overflow is reported as "diverged"
+        Z = X @ W.T + b
+        return np.where(Z > 0, Z, slope * Z) @ V + c
 
 
 def mse(F: np.ndarray, Y: np.ndarray) -> float:
     """``(1/n)||Y - F||_F^2``."""
-    return float(np.sum((as_2d(Y) - as_2d(F)) ** 2) / Y.shape[0])
+    with np.errstate(all="ignore"):
+        return float(np.sum((as_2d(Y) - as_2d(F)) ** 2) / Y.shape[0])
 
 
 def first_time_at(trace: Trace, target: float) -> float | None:
@@ -835,6 +837,7 @@ def write_outputs(runs: list[Run], meta: dict[str, Any], out: Path, name: str) -
     (out / f"{name}.json").write_text(json.dumps(report, indent=1, default=_json_default))
     (out / f"{name}.md").write_text(markdown(runs, meta, name))
     paths = plots(runs, out, name)
+    (out / f"{name}.partial.json").unlink(missing_ok=True)
     print("\n".join(check_lines(check)))
     print(f"wrote {out / (name + '.json')}, {out / (name + '.md')} and {len(paths)} plots")
 
