@@ -21,9 +21,12 @@ the kernels allocates more than a few d x d temporaries.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 from numba import njit, prange
+from threadpoolctl import ThreadpoolController
 
 # OpenBLAS runs a GEMM on several threads once m*n*k exceeds 4 * 65536; a gathered block of
 # ``chunk`` rows keeps each call below that, so BLAS does not spawn threads inside our prange.
@@ -55,7 +58,24 @@ def masked_gram_numpy(
     Inputs are assumed validated by :func:`relu_altmin.kernels.masked_gram`: ``X`` (n, d) and
     ``D`` (n, h) of one real floating dtype, ``coupling`` (h, h) or None, ``out`` (p, p) or
     None with ``p = h*d``. Any memory layout is accepted.
+
+    BLAS is held to one thread while the kernel runs: its idle worker threads busy-wait after
+    a call, and on a machine with few cores they took the cores from Numba's threads (a fit
+    that alternates this kernel with BLAS solves ran 2-10x slower on 2 cores).
     """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return _masked_gram_numpy(X, D, coupling, out)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The thread pools loaded in this process (inspected once: it walks the loaded libraries)."""
+    return ThreadpoolController()
+
+
+def _masked_gram_numpy(
+    X: np.ndarray, D: np.ndarray, coupling: np.ndarray | None, out: np.ndarray | None
+) -> np.ndarray:
     n, d = X.shape
     h = D.shape[1]
     p = h * d
