@@ -1,4 +1,4 @@
-"""The alternating trainer: exact output solve, exact hidden solve, backtracking (DESIGN §2)."""
+"""The alternating trainer: exact output solve, damped or exact hidden solve (DESIGN §2)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from ._model import (
     relative_residuals,
     sum_squares,
 )
-from ._steps import hidden_solve, output_step
+from ._steps import HiddenSystem, hidden_solve, output_step
 from ._validation import (
     check_array,
     check_choice,
@@ -42,6 +42,15 @@ DEFAULT_L2_FACTOR = 1e-8
 #: The backtracking tries steps 1, 1/2, ..., 2**-(MAX_HALVINGS - 1), then stays put.
 MAX_HALVINGS = 30
 SOLVERS = ("auto", "dense")
+STEPS = ("joint", "damped", "exact")
+#: Levenberg-Marquardt rule for the damping ``mu`` of the damped steps: start at ``MU_INIT``;
+#: after an accepted step multiply by ``MU_SHRINK`` (not below ``MU_MIN``); after a rejected
+#: one multiply by ``MU_GROW`` and solve again.
+MU_INIT, MU_SHRINK, MU_GROW, MU_MIN = 1e-3, 1.0 / 3.0, 4.0, 1e-12
+#: Once ``mu`` exceeds this, the trust region has shrunk below the diagonal's scale: the
+#: pattern has settled onto kinks that stop the Gauss-Newton model, and the fit switches to
+#: the paper's undamped step with backtracking for the rest of the run (docs/method.md).
+MU_SWITCH = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,8 @@ class IterationRecord:
     seconds : float
         Wall time since ``fit`` started.
     step : float
-        Accepted fraction ``s`` of the hidden step (1 = full solve, 0 = none accepted).
+        Accepted fraction ``s`` of the hidden step (1 = full solve, 0 = none accepted). The
+        damped steps are taken whole or not at all (1 or 0).
     pattern_flips : int
         Entries of the activation pattern that changed in the hidden step.
     grad_norm_W : float
@@ -66,6 +76,11 @@ class IterationRecord:
         :func:`critical_point_residuals`.
     grad_norm_V : float
         Largest relative gradient norm of the output layer (``V`` and ``c``).
+    mu : float
+        Damping of the accepted hidden step (0 for ``step="exact"``, the paper's step, and
+        for iteration 0; the last one tried when no step was accepted).
+    solves : int
+        Hidden-step linear solves this iteration (damping retries, or 1 for the exact step).
     """
 
     iteration: int
@@ -76,6 +91,8 @@ class IterationRecord:
     pattern_flips: int
     grad_norm_W: float
     grad_norm_V: float
+    mu: float = 0.0
+    solves: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,15 +147,16 @@ def fit(
     train_output: bool = True,
     output_weights: Any | None = None,
     skip: bool = False,
+    step: str = "joint",
     solver: str = "auto",
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
     """Train a two-layer network on the square loss by exact alternating solves.
 
-    Each iteration solves the hidden layer's normal equations with the activation pattern
-    held fixed, accepts the largest step ``s in {1, 1/2, 1/4, ...}`` towards that solution
-    that does not raise the loss, then solves the output layer's ridge problem exactly.
+    Each iteration takes a hidden-layer step from normal equations with the activation pattern
+    held fixed, then solves the output layer's ridge problem exactly. The default step is a
+    damped (Levenberg-Marquardt) Gauss-Newton step; ``step="exact"`` is the plain alternation.
 
     Parameters
     ----------
@@ -174,6 +192,17 @@ def fit(
         The known output layer for ``train_output=False`` (default: ``init.V``).
     skip : bool, default False
         Pre-activations ``(W + I) x + b``: a skip connection. Needs ``hidden == d``.
+    step : {"joint", "damped", "exact"}, default "joint"
+        The hidden step (``docs/method.md``, "Damped steps"). ``"damped"`` solves the
+        fixed-pattern problem with ``V`` held plus a proximal term,
+        ``(G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t``. ``"joint"`` solves the
+        Gauss-Newton system of both layers with the same damping on the hidden block (the
+        output layer is then re-solved exactly); with ``train_output=False`` it is
+        ``"damped"``. Both accept a step only if the loss (after the output solve) falls:
+        then ``mu`` shrinks; otherwise it grows and the step is solved again
+        (Levenberg-Marquardt's rule, constants ``MU_*`` in ``relu_altmin._fit``; ``mu``
+        starts at 1e-3). ``"exact"`` is the paper's step, ``mu = 0``: the full fixed-pattern
+        minimiser, backtracked ``s = 1, 1/2, ...`` until the loss does not rise.
     solver : {"auto", "dense"}
         Hidden-step solver. ``"dense"`` assembles the Gram matrix with
         :func:`relu_altmin.kernels.masked_gram` and solves it directly.
@@ -204,6 +233,7 @@ def fit(
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     max_iter = check_int(max_iter, "max_iter", 0)
     tol = check_nonnegative(tol, "tol")
+    check_choice(step, "step", STEPS)
     check_choice(solver, "solver", SOLVERS)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
@@ -231,27 +261,45 @@ def fit(
     fw = forward(Xt, params, slope, xp)
     obj = objective(fw.F, Y, params, lam, xp)
 
-    def record(iteration: int, step: float, flips: int) -> IterationRecord:
+    def record(iteration: int, fraction: float, flips: int, mu: float = 0.0,
+               solves: int = 0) -> IterationRecord:
         return make_record(Xt, Y, params, fw, lam, obj, train_output, xp, iteration=iteration,
-                           seconds=time.perf_counter() - start, step=step, flips=flips)
+                           seconds=time.perf_counter() - start, step=fraction, flips=flips,
+                           mu=mu, solves=solves)
 
     history = [record(0, 0.0, 0)]
     if progress:
         _print_progress(history[0], header=True)
     stop_reason = "max_iter"
     eps = float(xp.finfo(xp.float64).eps)
+    mu = MU_INIT
     for iteration in range(1, max_iter + 1):
         previous = params
-        W_star = hidden_solve(Xt, Y, params, fw, lam, xp)
-        params_new, fw_new, obj, step = _backtrack(Xt, Y, params, W_star, obj, lam, slope, xp)
-        flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
-        params, fw = params_new, fw_new
-        if train_output:
-            V, c = output_step(fw.H, Y, lam, bias, xp)
-            params = params.replace(V=V, c=c)
-            fw = forward(Xt, params, slope, xp)
-            obj = objective(fw.F, Y, params, lam, xp)
-        history.append(record(iteration, step, flips))
+        solves, flips, fraction = 0, 0, 0.0
+        if step != "exact" and mu <= MU_SWITCH:
+            params, fw_new, obj, mu, solves = _damped_step(
+                Xt, Y, params, fw, obj, lam, slope, mu, joint=step == "joint" and train_output,
+                train_output=train_output, xp=xp)
+            if fw_new is not fw:  # accepted
+                fraction = 1.0
+                flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
+                fw = fw_new
+        if fraction == 0.0 and (step == "exact" or mu > MU_SWITCH):  # the paper's step
+            W_star = hidden_solve(Xt, Y, params, fw, lam, xp)
+            params_new, fw_new, obj, fraction = _backtrack(Xt, Y, params, W_star, obj, lam,
+                                                           slope, xp)
+            solves += 1
+            flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
+            params, fw = params_new, fw_new
+            if train_output:
+                V, c = output_step(fw.H, Y, lam, bias, xp)
+                params = params.replace(V=V, c=c)
+                fw = forward(Xt, params, slope, xp)
+                obj = objective(fw.F, Y, params, lam, xp)
+        history.append(record(iteration, fraction, flips, 0.0 if step == "exact" else mu,
+                              solves))
+        if step != "exact" and mu <= MU_SWITCH:
+            mu = max(mu * MU_SHRINK, MU_MIN)
         if progress:
             _print_progress(history[-1])
         if callback is not None and callback(history[-1], _network(params, d, slope, skip,
@@ -278,14 +326,16 @@ def fit(
 
 def make_record(
     Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, obj: float, train_output: bool,
-    xp: Any, *, iteration: int, seconds: float, step: float, flips: int,
+    xp: Any, *, iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
+    solves: int = 0,
 ) -> IterationRecord:
     """The history entry of the state ``(params, fw)``; shared with the gradient baselines."""
     res = relative_residuals(Xt, Y, params, fw, lam, xp)
     return IterationRecord(
         iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj, seconds=seconds, step=step,
         pattern_flips=flips, grad_norm_W=max(res["W"], res.get("b", 0.0)),
-        grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0)
+        grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0, mu=mu,
+        solves=solves)
 
 
 def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
@@ -294,6 +344,34 @@ def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
         if a is not None and float(sum_squares(b - a, xp)) > rtol**2 * float(sum_squares(a, xp)):
             return False
     return True
+
+
+def _damped_step(
+    Xt: Any, Y: Any, params: Params, fw: Forward, obj0: float, lam: float, slope: float,
+    mu: float, *, joint: bool, train_output: bool, xp: Any,
+) -> tuple[Params, Forward, float, float, int]:
+    """One damped hidden step (then the exact output solve), Levenberg-Marquardt's rule on ``mu``.
+
+    Solves for ``mu, mu * MU_GROW, ...`` until the objective falls below ``obj0``. Returns the
+    new ``(params, forward, objective)``, the ``mu`` of the accepted solve and the number of
+    solves; when no ``mu <= MU_SWITCH`` lowers the objective, the old state (``fw`` itself)
+    and the first ``mu`` above ``MU_SWITCH``.
+    """
+    system = HiddenSystem.build(Xt, Y, params, fw, lam, xp, joint=joint)
+    solves = 0
+    while mu <= MU_SWITCH:
+        solves += 1
+        trial = params.replace(Wt=params.Wt + system.step(mu))
+        fw_trial = forward(Xt, trial, slope, xp)
+        if train_output:
+            V, c = output_step(fw_trial.H, Y, lam, params.bias, xp)
+            trial = trial.replace(V=V, c=c)
+            fw_trial = forward(Xt, trial, slope, xp)
+        obj = objective(fw_trial.F, Y, trial, lam, xp)
+        if obj < obj0:
+            return trial, fw_trial, obj, mu, solves
+        mu *= MU_GROW
+    return params, fw, obj0, mu, solves
 
 
 def _backtrack(
@@ -397,6 +475,7 @@ def _network(params: Params, d: int, slope: float, skip: bool, dtype: Any, y_ndi
 def _print_progress(rec: IterationRecord, header: bool = False) -> None:
     if header:
         print(f"{'iter':>5} {'loss (MSE)':>13} {'step':>9} {'flips':>7} {'|grad W|':>9} "
-              f"{'|grad V|':>9} {'time':>8}", file=sys.stderr)
+              f"{'|grad V|':>9} {'mu':>9} {'time':>8}", file=sys.stderr)
     print(f"{rec.iteration:5d} {rec.loss:13.6e} {rec.step:9.3g} {rec.pattern_flips:7d} "
-          f"{rec.grad_norm_W:9.2e} {rec.grad_norm_V:9.2e} {rec.seconds:7.2f}s", file=sys.stderr)
+          f"{rec.grad_norm_W:9.2e} {rec.grad_norm_V:9.2e} {rec.mu:9.2e} {rec.seconds:7.2f}s",
+          file=sys.stderr)

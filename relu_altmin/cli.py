@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __version__
 from ._data import load_diabetes
-from ._fit import fit
+from ._fit import STEPS, fit
 from ._model import TwoLayerNet, critical_point_residuals
 from .baselines import train
 
@@ -76,7 +76,7 @@ def load_network(path: str) -> TwoLayerNet:
 
 def _progress_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace):
     return fit(X, y, args.hidden, negative_slope=args.negative_slope, max_iter=args.max_iter,
-               seed=args.seed, progress=not args.quiet)
+               seed=args.seed, step=args.step, progress=not args.quiet)
 
 
 def _print_summary(result, X: np.ndarray, y: np.ndarray) -> None:
@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"activation slope below 0, in [0, 1) (default {slope})")
         p.add_argument("--max-iter", type=int, default=100, help="iterations (default 100)")
         p.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+        p.add_argument("--step", choices=STEPS, default="joint",
+                       help="hidden step: damped Gauss-Newton over both layers (joint, the "
+                            "default), damped hidden layer alone (damped), or the paper's "
+                            "undamped step (exact)")
         p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
 
     demo = commands.add_parser("demo", help="train on the embedded diabetes data")

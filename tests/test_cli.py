@@ -32,6 +32,18 @@ def test_demo_prints_progress_mse_residuals_and_adam(capsys):
     assert "side by side" in out and f"{adam:12.6g}" in out
 
 
+@pytest.mark.parametrize("step", ["joint", "damped", "exact"])
+def test_fit_passes_the_step(table, capsys, step):
+    tmp, X, y = table
+    np.savetxt(tmp / "d.csv", np.c_[X, y], delimiter=",")
+    out = tmp / "net.npz"
+    assert main(["fit", str(tmp / "d.csv"), "--hidden", "4", "--max-iter", "4", "--quiet",
+                 "--step", step, "--out", str(out)]) == 0
+    expected = relu_altmin.fit(X, y, 4, max_iter=4, seed=0, step=step).network
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["W"], expected.W)
+
+
 @pytest.mark.parametrize("form", ["csv-header", "csv", "npy"])
 def test_fit_then_predict_round_trips(table, capsys, form):
     tmp, X, y = table

@@ -9,14 +9,19 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from conftest import to_numpy
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems, solve_tolerance
 
 import relu_altmin
+from relu_altmin._fit import MU_GROW, MU_INIT, MU_MIN, MU_SHRINK, MU_SWITCH, STEPS
 from relu_altmin._model import Params, augment, forward, relative_residuals
-from relu_altmin._steps import hidden_solve
+from relu_altmin._steps import HiddenSystem, hidden_solve
+
+#: Damping values the damped-step properties are checked at.
+mus = st.floats(1e-8, 1e4).map(lambda m: float(m))
 
 
 def run_fit(xp, prob: Problem, **overrides):
@@ -51,10 +56,12 @@ def tolerance_for(prob: Problem, arrays: dict) -> float:
 
 
 # Condition 1: after every output step the output-layer gradient vanishes.
+@pytest.mark.parametrize("step", STEPS)
 @given(problems(allow_known_output=False))
-def test_output_step_is_critical_in_output_layer(xp, prob):
+def test_output_step_is_critical_in_output_layer(xp, step, prob):
     seen = []
-    run_fit(xp, prob, max_iter=3, callback=lambda rec, net: seen.append((rec, numpy_arrays(net))))
+    run_fit(xp, prob, max_iter=3, step=step,
+            callback=lambda rec, net: seen.append((rec, numpy_arrays(net))))
     start = run_fit(xp, prob, max_iter=0)
     seen.insert(0, (start.history[0], numpy_arrays(start.network)))
     for record, arrays in seen:
@@ -94,10 +101,10 @@ def test_hidden_step_is_critical_for_its_pattern(xp, prob):
     event("pattern still moving after 8 solves")
 
 
-# Condition 4: at a fixed point of the alternation the whole gradient vanishes.
+# Condition 4: at a fixed point of the (paper's) alternation the whole gradient vanishes.
 @given(problems())
 def test_fixed_point_is_critical(xp, prob):
-    result = run_fit(xp, prob, max_iter=100, tol=0.0)
+    result = run_fit(xp, prob, max_iter=100, tol=0.0, step="exact")
     last = result.history[-1]
     if not (result.stop_reason == "no_progress" and last.step == 1.0
             and last.pattern_flips == 0):
@@ -113,9 +120,143 @@ def test_fixed_point_is_critical(xp, prob):
     assert max(residuals.values()) <= tol
 
 
+def start_state(xp, prob: Problem, output_scale: float = 1.0):
+    """The fit's start as internal float64 parameters, its forward pass and its ridge.
+
+    ``output_scale`` multiplies the solved output layer, so that its gradient is not zero.
+    """
+    start = run_fit(xp, prob, max_iter=0)
+    X64 = xp.asarray(prob.X)
+    Y = xp.asarray(np.reshape(prob.y, (prob.X.shape[0], -1)))
+    params = Params.from_network(start.network, xp).astype(xp.float64, xp)
+    params = params.replace(V=output_scale * params.V)
+    Xt = augment(X64, prob.bias, xp)
+    return Xt, Y, params, forward(Xt, params, prob.negative_slope, xp), start.l2
+
+
+def reference_jacobian(Xt, Y, params, fw):
+    """Jacobian of ``vec(F)`` (row-major ``n x k``) in ``[vec(Wt), [V; c] by output column]``.
+
+    Written from DESIGN §2 with einsum, independently of the package's system assembly:
+    ``dF[i,m]/dWt[j,a] = V[j,m] D[i,j] Xt[i,a]``, ``dF[i,m]/dV[l,m'] = [m = m'] H[i,l]``,
+    ``dF[i,m]/dc[m'] = [m = m']``.
+    """
+    Xt, D, H, V = (to_numpy(a) for a in (Xt, fw.D, fw.H, params.V))
+    n, k = to_numpy(Y).shape
+    Hb = H if params.c is None else np.c_[H, np.ones(n)]
+    JW = np.einsum("jm,ij,ia->imja", V, D, Xt).reshape(n * k, -1)
+    Jt = np.einsum("mq,il->imql", np.eye(k), Hb).reshape(n * k, -1)
+    return JW, Jt
+
+
+def damped_problem_check(A, x, b, b_terms, mu, note_text):
+    """Backward error of the solve ``A x = b`` against a tolerance from eps and the sizes.
+
+    ``b_terms`` is the size of the terms ``b`` is summed from: ``b`` is known only to
+    rounding relative to them (it is a difference of nearly equal terms near a critical
+    point), whatever the solve.
+    """
+    m = A.shape[0]
+    residual = np.linalg.norm(A @ x - b)
+    scale = np.linalg.norm(A) * np.linalg.norm(x) + np.linalg.norm(b) + b_terms
+    note(f"{note_text}: mu {mu:.3e}, residual {residual:.3e}, scale {scale:.3e}")
+    assert residual <= 1e3 * EPS64 * m * scale
+
+
+# The damped step solves the damped fixed-pattern problem of DESIGN §2 exactly:
+# (G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t, with G and r written out independently.
+@given(problems(), mus, st.floats(0.5, 2.0))
+def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
+    Xt, Y, params, fw, l2 = start_state(xp, prob, output_scale)
+    n = prob.X.shape[0]
+    w_t = to_numpy(params.Wt).ravel()
+    w = w_t + to_numpy(HiddenSystem.build(Xt, Y, params, fw, l2, xp, joint=False)
+                       .step(mu)).ravel()
+    JW, _ = reference_jacobian(Xt, Y, params, fw)
+    G = JW.T @ JW
+    # r = J_W^T (Y - F + J_W w_t): the fixed-pattern model is linear in w (DESIGN §2).
+    E = (to_numpy(Y) - to_numpy(fw.F)).ravel()
+    r = JW.T @ E + G @ w_t
+    damping = mu * np.diag(G)
+    A = G + np.diag(damping) + n * l2 * np.eye(G.shape[0])
+    terms = np.linalg.norm(JW) * np.linalg.norm(E) + np.linalg.norm(G) * np.linalg.norm(w_t)
+    damped_problem_check(A, w, r + damping * w_t, terms, mu, "damped")
+
+
+# The joint step solves the damped Gauss-Newton problem of both layers: minimise
+# (1/2n)||Y - F - J d||^2 + (l2/2)(||Wt + dW||^2 + ||V + dV||^2) + (mu/2n) sum diag(G) dW^2.
+@given(problems(allow_known_output=False), mus, st.floats(0.5, 2.0))
+def test_joint_step_solves_damped_gauss_newton_problem(xp, prob, mu, output_scale):
+    Xt, Y, params, fw, l2 = start_state(xp, prob, output_scale)
+    n, k = to_numpy(Y).shape
+    JW, Jt = reference_jacobian(Xt, Y, params, fw)
+    J = np.c_[JW, Jt]
+    p, q = JW.shape[1], Jt.shape[1]
+    V = to_numpy(params.V)
+    theta_t = V if params.c is None else np.r_[V, to_numpy(params.c)[None, :]]
+    penalised = np.r_[np.ones(p), np.tile(np.r_[np.ones(V.shape[0]),
+                                                 np.zeros(theta_t.shape[0] - V.shape[0])], k)]
+    current = np.r_[to_numpy(params.Wt).ravel(), theta_t.T.ravel()]
+    A = J.T @ J + np.diag(np.r_[mu * np.diag(JW.T @ JW), np.zeros(q)] + n * l2 * penalised)
+    E = (to_numpy(Y) - to_numpy(fw.F)).ravel()
+    b = J.T @ E - n * l2 * penalised * current
+    x = to_numpy(HiddenSystem.build(Xt, Y, params, fw, l2, xp, joint=True).solution(mu))[:, 0]
+    terms = np.linalg.norm(J) * np.linalg.norm(E) + n * l2 * np.linalg.norm(current)
+    damped_problem_check(A, x, b, terms, mu, "joint")
+
+
+@pytest.mark.parametrize("step", ["joint", "damped"])
 @given(problems())
-def test_objective_never_increases(xp, prob):
-    result = run_fit(xp, prob, max_iter=15)
+def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
+    """Accepted damped steps lower the objective strictly and mu follows the documented rule;
+    once no mu <= MU_SWITCH lowers it, every later iteration is the paper's step."""
+    result = run_fit(xp, prob, max_iter=10, step=step, tol=0.0)
+    first_mu = MU_INIT
+    for before, after in itertools.pairwise(result.history):
+        note(f"{after}")
+        assert after.solves >= 1
+        if after.mu <= MU_SWITCH:  # a damped step, accepted
+            # The first solve uses the carried mu; each rejection multiplies it by MU_GROW.
+            assert after.mu == pytest.approx(first_mu * MU_GROW ** (after.solves - 1),
+                                             rel=1e-12)
+            assert after.step == 1.0
+            assert after.objective < before.objective
+            first_mu = max(after.mu * MU_SHRINK, MU_MIN)
+        else:  # the paper's step, after the damped ones failed up to MU_SWITCH
+            assert after.mu > MU_SWITCH
+            assert 0.0 <= after.step <= 1.0
+            if first_mu <= MU_SWITCH:  # switched in this iteration: damped solves, then one
+                assert after.mu == pytest.approx(first_mu * MU_GROW ** (after.solves - 1),
+                                                 rel=1e-12)
+            else:
+                assert after.solves == 1 and after.mu == first_mu
+            assert after.objective <= before.objective
+            first_mu = after.mu
+    assert result.history[0].mu == 0.0
+
+
+@pytest.mark.parametrize("step", ["joint", "damped"])
+@given(problems())
+def test_fit_takes_the_documented_damped_step(xp, step, prob):
+    """fit's first accepted step is the start plus HiddenSystem's step at the recorded mu."""
+    Xt, Y, params, fw, l2 = start_state(xp, prob)
+    result = run_fit(xp, prob, max_iter=1, step=step, tol=0.0)
+    record = result.history[-1]
+    if record.mu > MU_SWITCH:
+        event("no damped step accepted: switched to the paper's step")
+        return
+    system = HiddenSystem.build(Xt, Y, params, fw, l2, xp,
+                                joint=step == "joint" and prob.train_output)
+    expected = to_numpy(params.Wt + system.step(record.mu))
+    net = result.network
+    fitted = to_numpy(net.W) if net.b is None else np.c_[to_numpy(net.W), to_numpy(net.b)]
+    np.testing.assert_allclose(fitted, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("step", STEPS)
+@given(problems())
+def test_objective_never_increases(xp, step, prob):
+    result = run_fit(xp, prob, max_iter=15, step=step)
     objectives = [rec.objective for rec in result.history]
     note(f"objectives {objectives}")
     # Rounding F by a relative delta moves the objective by about delta * objective, and by
@@ -159,8 +300,9 @@ def test_permuting_and_rescaling_units_keeps_predictions(xp, prob, data):
     np.testing.assert_allclose(after, before, rtol=0, atol=1e3 * EPS64 * (h + 1) * scale)
 
 
+@pytest.mark.parametrize("step", STEPS)
 @given(problems())
-def test_backends_agree_with_numpy(xp, prob):
+def test_backends_agree_with_numpy(xp, step, prob):
     """Same start, same outputs and losses as NumPy.
 
     Compared are the well-conditioned quantities: the fitted values of the output solve and
@@ -176,7 +318,8 @@ def test_backends_agree_with_numpy(xp, prob):
     scale = np.abs(expected).max() + np.abs(prob.y).max()
     np.testing.assert_allclose(predicted, expected, rtol=0, atol=tol * scale)
 
-    ours, reference = run_fit(xp, prob, max_iter=2), run_fit(xp_np, prob, max_iter=2)
+    ours = run_fit(xp, prob, max_iter=2, step=step)
+    reference = run_fit(xp_np, prob, max_iter=2, step=step)
     if any((r.step, r.pattern_flips) != (1.0, 0) for r in ours.history[1:] + reference.history[1:]):
         # After a step that moved the pattern the loss is not at a minimum of anything, so it
         # inherits the weights' ill-determination to first order.
