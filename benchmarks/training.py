@@ -7,31 +7,54 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
 ``relu_altmin.fit(seed=seed)``: a random hidden layer with its least-squares output layer
 (``fit(..., max_iter=0).network``). The methods:
 
-- ``altmin``: ``relu_altmin.fit`` with its defaults (100 iterations at most);
+- ``altmin``: ``relu_altmin.fit`` with its defaults (100 iterations at most, the damped
+  Gauss-Newton step over both layers, ``step="joint"``);
+- ``altmin_damped`` and ``altmin_exact``: the same with ``step="damped"`` (damped hidden step,
+  output layer held, then its exact solve) and ``step="exact"`` (the paper's plain alternation);
 - ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
   module imports), each tuned over the learning-rate grid;
 - ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
   (momentum 0.9), full batch for 2000 epochs and minibatch 64 for 200 epochs, each tuned over
   the learning-rate grid (the best final training MSE is reported);
-- ``torch_lbfgs``: ``torch.optim.LBFGS``, full batch, strong-Wolfe line search, run until it
-  converges or hits the iteration cap;
+- ``torch_lbfgs``: ``torch.optim.LBFGS``, full batch, strong-Wolfe line search, history 20,
+  run until it converges or hits the cap of 2000 iterations;
+- ``torch_lbfgs_conv``: the same run to convergence: at most 20000 iterations, gradient and
+  change tolerances 1e-12 and 1e-15, and a wall-time cap (``--lbfgs-time-cap``, 120 s) that
+  stops it cleanly at the best point so far;
 - ``sklearn_lbfgs``: scikit-learn's ``MLPRegressor(solver="lbfgs")`` (ReLU only, so slope 0
   only; alpha 1e-10). It cannot take a starting network: it starts from its own random init;
+- ``sklearn_lbfgs_conv``: the same run to convergence (5000 iterations, 50000 evaluations,
+  ``tol=0``) at every slope; for slope > 0 it is still a ReLU network (scikit-learn has no
+  leaky ReLU), which the outputs mark. Its trace is its end point only;
 - ``scipy_trf``: ``scipy.optimize.least_squares(method="trf")`` on the residuals ``F - Y`` with
   their analytic Jacobian (DESIGN §2), exact trust-region solves on small problems and LSMR on
   large ones, capped in evaluations and wall time.
 
 Everything runs in float64 on one thread (BLAS, Numba and torch) so the timings compare
-methods, not parallel efficiency. Each run records the final training MSE
-``(1/n)||Y - F||_F^2``, the held-out MSE, the wall time and a loss-versus-time trace, from which
-the time to reach the best peer's final training MSE is read. The script writes
-``<out>/<name>.json`` (machine, versions, date, configuration, every run), ``<out>/<name>.md``
-(median tables and the target check) and ``<out>/<name>_<dataset>.png`` (loss versus time,
-first seed). ``--from-json`` rebuilds the table and plots from earlier JSON files (merging them).
+methods, not parallel efficiency. ``--methods`` picks the methods (by default all of the
+above but ``altmin_damped``, ``altmin_exact`` and the two ``*_conv`` runs). Each run records
+the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall time and a
+loss-versus-time trace, from which the time to reach the best peer's final training MSE is
+read. The script writes ``<out>/<name>.json`` (machine, versions, date, configuration, every
+run), ``<out>/<name>.md`` (median tables and the target checks) and
+``<out>/<name>_<dataset>.png`` (loss versus time, first seed). ``--from-json`` rebuilds the
+tables and plots from earlier JSON files (merging them).
+
+``--lbfgs-target`` is the preset of the "converged L-BFGS" target: every data set, h 16 and 64,
+slope 0.1, seeds 0 1 2, methods ``altmin``, ``altmin_damped``, ``altmin_exact``,
+``torch_lbfgs_conv``, ``sklearn_lbfgs_conv`` and ``torch_adam_full``, written to
+``training_lbfgs.*`` (any option given explicitly overrides the preset). For each ``(data set,
+h, slope)`` the better of the two converged L-BFGS runs (lower median final training MSE) sets
+each seed's target loss: its final training MSE, or ``1e-4`` times the variance of the training
+targets (``mean_i ||y_i - mean(y)||^2``) when it got below that (it interpolates). An ``altmin``
+variant passes on loss when its median final training MSE is at most the median target, and on
+time when its median time to first reach its seed's target (never = inf) is below the median
+wall time of that L-BFGS run. The Markdown reports every cell; the plots draw the target.
 
 Usage::
 
     python benchmarks/training.py --quick
+    python benchmarks/training.py --lbfgs-target [--lrs ...] [--lbfgs-time-cap 120]
     python benchmarks/training.py [--datasets ...] [--hidden 16 64] [--slopes 0 0.1]
         [--seeds 0 1 2] [--lrs ...] [--baseline-lrs ...] [--out benchmarks/results]
     python benchmarks/training.py --from-json results/a.json results/b.json --name training
@@ -73,8 +96,26 @@ LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 FULL_EPOCHS, MINIBATCH_EPOCHS, BATCH = 2000, 200, 64
 MOMENTUM = 0.9
 LBFGS_MAX_ITER, LBFGS_HISTORY = 2000, 20
+#: torch L-BFGS settings: the capped run and the one run to convergence (plus a time cap).
+TORCH_LBFGS: dict[str, dict[str, Any]] = {
+    "torch_lbfgs": {"max_iter": LBFGS_MAX_ITER, "tolerance_grad": 1e-10,
+                    "tolerance_change": 1e-14},
+    "torch_lbfgs_conv": {"max_iter": 20000, "tolerance_grad": 1e-12, "tolerance_change": 1e-15},
+}
 TRF_MAX_NFEV, TRF_EXACT_FLOPS = 300, 1e9
 SKLEARN_ALPHA = 1e-10
+#: MLPRegressor(solver="lbfgs") settings: the capped run and the one run to convergence.
+SKLEARN_LBFGS: dict[str, dict[str, Any]] = {
+    "sklearn_lbfgs": {"max_iter": LBFGS_MAX_ITER, "max_fun": int(1.25 * LBFGS_MAX_ITER),
+                      "tol": 1e-12},
+    "sklearn_lbfgs_conv": {"max_iter": 5000, "max_fun": 50000, "tol": 0.0},
+}
+SKLEARN_NO_LEAKY = "ReLU network, own init: sklearn has no leaky ReLU"
+#: The altmin variants: name -> ``step`` argument of ``relu_altmin.fit`` (None: its default).
+ALTMIN_STEPS: dict[str, str | None] = {"altmin": None, "altmin_damped": "damped",
+                                       "altmin_exact": "exact"}
+#: The L-BFGS target: a run "interpolates" below this fraction of the targets' variance.
+INTERPOLATION, MATCH_RTOL = 1e-4, 1e-9
 TRACE_POINTS = 120
 #: Our baselines: name -> (method, keyword arguments, epochs).
 BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
@@ -87,8 +128,16 @@ BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
     "ours_sgd_mb64": ("sgd", {"batch_size": BATCH, "momentum": MOMENTUM}, MINIBATCH_EPOCHS),
 }
 TORCH_METHODS = ("torch_adam_full", "torch_adam_mb64", "torch_sgd_full", "torch_sgd_mb64")
-PEER_ORDER = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "scipy_trf",
+PEER_ORDER = (*ALTMIN_STEPS, *TORCH_METHODS, *TORCH_LBFGS, *SKLEARN_LBFGS, "scipy_trf",
               *BASELINE_METHODS)
+#: What runs without ``--methods`` (our baselines further narrowed by ``--baselines``).
+DEFAULT_METHODS = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "scipy_trf",
+                   *BASELINE_METHODS)
+LBFGS_PRESET = {
+    "datasets": list(DATASETS), "hidden": [16, 64], "slopes": [0.1], "seeds": [0, 1, 2],
+    "methods": [*ALTMIN_STEPS, "torch_lbfgs_conv", "sklearn_lbfgs_conv", "torch_adam_full"],
+    "name": "training_lbfgs",
+}
 Trace = list[tuple[float, float]]
 
 
@@ -167,12 +216,16 @@ def first_time_at(trace: Trace, target: float) -> float | None:
 
 
 def thin(trace: Trace, points: int = TRACE_POINTS) -> Trace:
-    """At most ``points`` entries, log-spaced in index, keeping the first and last."""
+    """At most ``points`` entries, log-spaced in index, keeping the first and last.
+
+    Losses keep 11 significant digits so that times to a target read from the JSON agree with
+    the live run's (the target check matches losses to a relative ``MATCH_RTOL``).
+    """
     if len(trace) <= points:
-        return [(float(f"{t:.4g}"), float(f"{v:.7g}")) for t, v in trace]
+        return [(float(f"{t:.4g}"), float(f"{v:.11g}")) for t, v in trace]
     idx = np.unique(np.concatenate([[0], np.geomspace(1, len(trace) - 1, points - 1)
                                     .astype(int), [len(trace) - 1]]))
-    return [(float(f"{trace[i][0]:.4g}"), float(f"{trace[i][1]:.7g}")) for i in idx]
+    return [(float(f"{trace[i][0]:.4g}"), float(f"{trace[i][1]:.11g}")) for i in idx]
 
 
 def finite_or_inf(value: float) -> float:
@@ -183,15 +236,20 @@ def finite_or_inf(value: float) -> float:
 # The analytic trainer and our baselines.
 
 
-def run_altmin(split: Split, hidden: int, slope: float, seed: int) -> dict[str, Any]:
+def run_altmin(split: Split, hidden: int, slope: float, seed: int,
+               step: str | None = None) -> dict[str, Any]:
+    """``relu_altmin.fit`` with its defaults, or with ``step`` when one is given."""
+    kwargs = {} if step is None else {"step": step}
     t0 = time.perf_counter()
     result = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
-                             seed=seed)
+                             seed=seed, **kwargs)
     seconds = time.perf_counter() - t0
     net = result.network
     return {"train_mse": result.loss, "test_mse": mse(net.predict(split.X_test), split.y_test),
             "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
-            "info": {"iterations": result.n_iter, "stop_reason": result.stop_reason,
+            "info": {"step": step or "default", "iterations": result.n_iter,
+                     "stop_reason": result.stop_reason,
+                     "solves": sum(r.solves for r in result.history),
                      "max_residual": max(result.residuals.values())}}
 
 
@@ -302,58 +360,100 @@ def run_torch(name: str, split: Split, slope: float, seed: int, start: Start,
     return result
 
 
-def run_lbfgs(split: Split, slope: float, start: Start) -> dict[str, Any]:
+class _TimeUp(Exception):
+    pass
+
+
+def run_lbfgs(split: Split, slope: float, start: Start, max_iter: int = LBFGS_MAX_ITER,
+              tolerance_grad: float = 1e-10, tolerance_change: float = 1e-14,
+              time_cap: float = math.inf) -> dict[str, Any]:
+    """``torch.optim.LBFGS`` (strong Wolfe, full batch) in one ``step`` of ``max_iter``.
+
+    The closure raises ``_TimeUp`` once ``time_cap`` seconds have passed; the run then ends at
+    the best point it evaluated (a line-search trial may have left the parameters elsewhere).
+    """
     X = torch.from_numpy(split.X_train)
     Y = torch.from_numpy(as_2d(split.y_train))
     k = Y.shape[1]
     params = _torch_params(start)
-    optimiser = torch.optim.LBFGS(params, lr=1.0, max_iter=LBFGS_MAX_ITER,
-                                  max_eval=int(1.25 * LBFGS_MAX_ITER), tolerance_grad=1e-10,
-                                  tolerance_change=1e-14, history_size=LBFGS_HISTORY,
+    max_eval = int(1.25 * max_iter)
+    optimiser = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, max_eval=max_eval,
+                                  tolerance_grad=tolerance_grad,
+                                  tolerance_change=tolerance_change, history_size=LBFGS_HISTORY,
                                   line_search_fn="strong_wolfe")
     trace: Trace = []
     best = math.inf
+    best_params = [p.detach().clone() for p in params]
     t0 = time.perf_counter()
 
     def closure() -> torch.Tensor:
         nonlocal best
+        if time.perf_counter() - t0 > time_cap:
+            raise _TimeUp
         optimiser.zero_grad()
         loss = torch.nn.functional.mse_loss(_torch_forward(X, params, slope), Y)
         loss.backward()
         # The best point so far: line-search trials may rise.
-        best = min(best, k * float(loss.detach()))
+        value = k * float(loss.detach())
+        if value < best:
+            best = value
+            for kept, p in zip(best_params, params, strict=True):
+                kept.copy_(p.detach())
         trace.append((time.perf_counter() - t0, best))
         return loss
 
-    optimiser.step(closure)
+    try:
+        optimiser.step(closure)
+        stop = None
+    except _TimeUp:
+        with torch.no_grad():
+            for kept, p in zip(best_params, params, strict=True):
+                p.copy_(kept)
+        stop = "time cap"
     seconds = time.perf_counter() - t0
     state = optimiser.state[optimiser._params[0]]
-    return _torch_result(split, params, slope, seconds, trace,
-                         {"iterations": int(state.get("n_iter", 0)),
-                          "evaluations": int(state.get("func_evals", 0))})
+    iterations, evaluations = int(state.get("n_iter", 0)), int(state.get("func_evals", 0))
+    if stop is None:
+        stop = ("max_iter" if iterations >= max_iter else "max_eval"
+                if evaluations >= max_eval else "tolerance")
+    info = {"iterations": iterations, "evaluations": evaluations, "stop": stop}
+    if stop == "time cap":
+        info["time_cap_s"] = time_cap
+    return _torch_result(split, params, slope, seconds, trace, info)
 
 
 # --------------------------------------------------------------------------------------------
 # scikit-learn and SciPy peers.
 
 
-def run_sklearn(split: Split, hidden: int, seed: int) -> dict[str, Any]:
+def run_sklearn(split: Split, hidden: int, slope: float, seed: int, max_iter: int,
+                max_fun: int, tol: float) -> dict[str, Any]:
+    """``MLPRegressor(solver="lbfgs")``: a ReLU network from its own init, whatever ``slope``.
+
+    Its trace is its end point: MLPRegressor keeps no per-iteration losses or times for L-BFGS.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
     model = MLPRegressor(hidden_layer_sizes=(hidden,), activation="relu", solver="lbfgs",
-                         alpha=SKLEARN_ALPHA, max_iter=LBFGS_MAX_ITER,
-                         max_fun=int(1.25 * LBFGS_MAX_ITER), tol=1e-12, random_state=seed)
+                         alpha=SKLEARN_ALPHA, max_iter=max_iter, max_fun=max_fun, tol=tol,
+                         random_state=seed)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         model.fit(split.X_train, split.y_train)
     seconds = time.perf_counter() - t0
+    # scikit-learn warns with scipy's message when L-BFGS-B stops on a limit (status != 0).
+    limits = [" ".join(str(w.message).splitlines()[:2]) for w in caught
+              if issubclass(w.category, ConvergenceWarning)]
     train = mse(model.predict(split.X_train), split.y_train)
+    info = {"iterations": int(model.n_iter_),
+            "stop": limits[0] if limits else "converged (L-BFGS-B's own test)",
+            "start": "own Glorot-uniform init (MLPRegressor takes no start)"}
+    if slope != 0.0:
+        info["network"] = SKLEARN_NO_LEAKY
     return {"train_mse": train, "test_mse": mse(model.predict(split.X_test), split.y_test),
-            "seconds": seconds, "trace": [(seconds, train)],
-            "info": {"iterations": int(model.n_iter_),
-                     "start": "own Glorot-uniform init (MLPRegressor takes no start)"}}
+            "seconds": seconds, "trace": [(seconds, train)], "info": info}
 
 
 class Residuals:
@@ -411,10 +511,6 @@ class Residuals:
         return J
 
 
-class _TimeUp(Exception):
-    pass
-
-
 def run_trf(split: Split, hidden: int, slope: float, start: Start,
             time_cap: float) -> dict[str, Any]:
     problem = Residuals(split.X_train, as_2d(split.y_train), hidden, slope)
@@ -465,16 +561,19 @@ class Plan:
     lrs: tuple[float, ...]
     baseline_lrs: tuple[float, ...]
     trf_time_cap: float
+    lbfgs_time_cap: float
 
 
-def methods_for(slope: float, baseline_names: Iterable[str]) -> tuple[str, ...]:
-    names = ["altmin", *TORCH_METHODS, "torch_lbfgs"]
-    if slope == 0.0:
-        names.append("sklearn_lbfgs")
-    names.append("scipy_trf")
-    if baselines is not None:
-        names.extend(baseline_names)
-    return tuple(names)
+def methods_for(slope: float, methods: Iterable[str]) -> tuple[str, ...]:
+    """The selected methods that apply at ``slope``, in ``PEER_ORDER``.
+
+    ``sklearn_lbfgs`` runs at slope 0 only (``sklearn_lbfgs_conv`` runs at every slope, marked),
+    our baselines only when :mod:`relu_altmin.baselines` imports.
+    """
+    chosen = set(methods)
+    return tuple(m for m in PEER_ORDER if m in chosen
+                 and not (m == "sklearn_lbfgs" and slope != 0.0)
+                 and not (m in BASELINE_METHODS and baselines is None))
 
 
 def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, start: Start,
@@ -482,12 +581,14 @@ def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, 
     """One method, tuned over its learning-rate grid where it has one."""
     base = {"dataset": split.name, "hidden": hidden, "slope": slope, "seed": seed,
             "method": method}
-    if method == "altmin":
-        return Run(**base, **run_altmin(split, hidden, slope, seed))
-    if method == "torch_lbfgs":
-        return Run(**base, **run_lbfgs(split, slope, start))
-    if method == "sklearn_lbfgs":
-        return Run(**base, **run_sklearn(split, hidden, seed))
+    if method in ALTMIN_STEPS:
+        return Run(**base, **run_altmin(split, hidden, slope, seed, ALTMIN_STEPS[method]))
+    if method in TORCH_LBFGS:
+        cap = plan.lbfgs_time_cap if method == "torch_lbfgs_conv" else math.inf
+        return Run(**base, **run_lbfgs(split, slope, start, **TORCH_LBFGS[method],
+                                       time_cap=cap))
+    if method in SKLEARN_LBFGS:
+        return Run(**base, **run_sklearn(split, hidden, slope, seed, **SKLEARN_LBFGS[method]))
     if method == "scipy_trf":
         return Run(**base, **run_trf(split, hidden, slope, start, plan.trf_time_cap))
     runner: Callable[[float], dict[str, Any]]
@@ -509,12 +610,15 @@ def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, 
 
 
 def annotate(runs: list[Run]) -> None:
-    """Fill in each run's time to reach the best peer's (and best Adam's) final training MSE."""
+    """Fill in each run's time to reach the best peer's (and best Adam's) final training MSE.
+
+    The peers are all methods but the ``altmin`` variants.
+    """
     groups: dict[tuple[str, int, float, int], list[Run]] = {}
     for r in runs:
         groups.setdefault((*r.key(), r.seed), []).append(r)
     for group in groups.values():
-        peers = [r.train_mse for r in group if r.method != "altmin"]
+        peers = [r.train_mse for r in group if r.method not in ALTMIN_STEPS]
         adam = [r.train_mse for r in group if r.method.startswith("torch_adam")]
         target = min(peers, default=math.inf)
         adam_target = min(adam, default=math.inf)
@@ -525,28 +629,40 @@ def annotate(runs: list[Run]) -> None:
                 if math.isfinite(adam_target) else None
 
 
-def _config(args: argparse.Namespace, baseline_names: list[str]) -> dict[str, Any]:
+def selected_methods(args: argparse.Namespace) -> list[str]:
+    """``--methods``, or the default methods with our baselines narrowed by ``--baselines``."""
+    if args.methods is not None:
+        return [m for m in PEER_ORDER if m in args.methods]
+    return [m for m in DEFAULT_METHODS
+            if m not in BASELINE_METHODS or m in args.baselines]
+
+
+def _config(args: argparse.Namespace, methods: list[str]) -> dict[str, Any]:
     """The run's settings, as recorded in the outputs."""
+    baseline_names = [m for m in methods if m in BASELINE_METHODS]
     return {
         "datasets": list(args.datasets), "hidden": list(args.hidden),
-        "slopes": list(args.slopes), "seeds": list(args.seeds),
+        "slopes": list(args.slopes), "seeds": list(args.seeds), "methods": methods,
         "learning_rates": list(args.lrs), "baseline_learning_rates": list(args.baseline_lrs),
         "baselines": baseline_names if baselines is not None else [],
         "baselines_error": BASELINES_ERROR,
         "full_batch_epochs": FULL_EPOCHS, "minibatch_epochs": MINIBATCH_EPOCHS,
         "batch_size": BATCH, "momentum": MOMENTUM, "lbfgs_max_iter": LBFGS_MAX_ITER,
-        "lbfgs_history": LBFGS_HISTORY, "trf_max_nfev": TRF_MAX_NFEV,
-        "trf_time_cap_s": args.trf_time_cap, "sklearn_alpha": SKLEARN_ALPHA,
-        "threads": args.threads, "quick": args.quick, "note": args.note,
+        "lbfgs_history": LBFGS_HISTORY, "torch_lbfgs": TORCH_LBFGS,
+        "lbfgs_time_cap_s": args.lbfgs_time_cap, "sklearn_lbfgs": SKLEARN_LBFGS,
+        "trf_max_nfev": TRF_MAX_NFEV, "trf_time_cap_s": args.trf_time_cap,
+        "sklearn_alpha": SKLEARN_ALPHA, "threads": args.threads, "quick": args.quick,
+        "preset": "lbfgs_target" if args.lbfgs_target else "quick" if args.quick else None,
+        "note": args.note,
     }
 
 
 def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
-    baseline_names = [n for n in BASELINE_METHODS if n in args.baselines] \
-        if args.baselines != ["none"] else []
+    methods = selected_methods(args)
     configs = [(name, seed, hidden, slope) for name in args.datasets for seed in args.seeds
                for hidden in args.hidden for slope in args.slopes]
-    total = sum(len(methods_for(slope, baseline_names)) for *_, slope in configs)
+    total = sum(len(methods_for(slope, methods)) for *_, slope in configs)
+    steps = [step for m, step in ALTMIN_STEPS.items() if m in methods]
     if baselines is None:
         print(f"note: relu_altmin.baselines does not import ({BASELINES_ERROR}); "
               "running without our gradient baselines", flush=True)
@@ -558,16 +674,21 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         if (name, seed) not in splits:
             splits[(name, seed)] = load(name, seed)
             split = splits[(name, seed)]
-            # Warm-up: Numba compiles the kernels on first use; keep that out of the timings.
-            relu_altmin.fit(split.X_train, split.y_train, 2, negative_slope=0.1, seed=0,
-                            max_iter=2)
+            # Warm-up: Numba compiles the kernels on first use; keep that out of the timings
+            # (once per step the selected altmin variants take).
+            for step in dict.fromkeys([None, *steps]):
+                relu_altmin.fit(split.X_train, split.y_train, 2, negative_slope=0.1, seed=0,
+                                max_iter=2, **({} if step is None else {"step": step}))
         split = splits[(name, seed)]
+        Y = as_2d(split.y_train)
+        variance = float(np.mean(np.sum((Y - Y.mean(0)) ** 2, axis=1)))
         start = Start.from_fit(split, hidden, slope, seed)
-        plan = Plan(methods_for(slope, baseline_names), tuple(args.lrs),
-                    tuple(args.baseline_lrs), args.trf_time_cap)
+        plan = Plan(methods_for(slope, methods), tuple(args.lrs), tuple(args.baseline_lrs),
+                    args.trf_time_cap, args.lbfgs_time_cap)
         for method in plan.methods:
             count += 1
             run = run_method(method, split, hidden, slope, seed, start, plan)
+            run.info["target_variance"] = variance  # for the L-BFGS target's interpolation test
             runs.append(run)
             lr = f" lr {run.lr:g}" if run.lr is not None else ""
             print(f"[{count}/{total}] {name} ({split.shape}) h={hidden} slope={slope:g} "
@@ -577,12 +698,12 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         if args.out is not None:  # partial results survive an interrupted run
             args.out.mkdir(parents=True, exist_ok=True)
             partial = {"benchmark": "training", "partial": True, "machine": machine_info(),
-                       "config": {**_config(args, baseline_names),
+                       "config": {**_config(args, methods),
                                   "total_seconds": time.perf_counter() - bench_start},
                        "runs": [{**r.__dict__, "trace": thin(r.trace)} for r in runs]}
             (args.out / f"{args.name}.partial.json").write_text(
                 json.dumps(partial, default=_json_default))
-    config = {**_config(args, baseline_names),
+    config = {**_config(args, methods),
               "total_seconds": time.perf_counter() - bench_start}
     return runs, config
 
@@ -600,6 +721,11 @@ def best_of(group: list[Run], prefix: str) -> Run | None:
     """The run with the lowest final training MSE among methods starting with ``prefix``."""
     candidates = [r for r in group if r.method.startswith(prefix)]
     return min(candidates, key=lambda r: r.train_mse) if candidates else None
+
+
+def run_of(group: list[Run], method: str) -> Run | None:
+    """The run of exactly ``method`` in ``group``; None if it did not run."""
+    return next((r for r in group if r.method == method), None)
 
 
 def by_config(runs: list[Run]) -> dict[tuple[str, int, float], dict[int, list[Run]]]:
@@ -624,7 +750,7 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
     for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
         alt, adam, sgd, speed = [], [], [], []
         for group in seeds.values():
-            a = best_of(group, "altmin")
+            a = run_of(group, "altmin")
             ad, sg = best_of(group, "torch_adam"), best_of(group, "torch_sgd")
             if a is None or ad is None or sg is None:
                 continue
@@ -681,10 +807,136 @@ def check_lines(check: dict[str, Any]) -> list[str]:
     return lines
 
 
+def lbfgs_targets(seeds: dict[int, list[Run]]) -> tuple[str, dict[int, float]] | None:
+    """The better converged L-BFGS of one configuration and each seed's target loss.
+
+    Parameters
+    ----------
+    seeds : dict
+        Seed -> the runs of one ``(data set, width, slope)``.
+
+    Returns
+    -------
+    tuple or None
+        The method among ``torch_lbfgs_conv`` and ``sklearn_lbfgs_conv`` with the lower median
+        final training MSE, and seed -> target: that run's final training MSE, or
+        ``INTERPOLATION`` times the variance of the training targets when the run got below
+        it. None when neither ran.
+    """
+    conv = {m: {s: r for s, g in seeds.items() if (r := run_of(g, m)) is not None}
+            for m in ("torch_lbfgs_conv", "sklearn_lbfgs_conv")}
+    medians = {m: median(r.train_mse for r in rs.values()) for m, rs in conv.items() if rs}
+    if not medians:
+        return None
+    best = min(medians, key=medians.__getitem__)
+    return best, {s: max(r.train_mse, INTERPOLATION * r.info["target_variance"])
+                  for s, r in conv[best].items()}
+
+
+def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
+    """The converged-L-BFGS target for every ``altmin`` variant, per configuration.
+
+    For each ``(data set, width, slope)`` and variant, over the seeds where both the variant
+    and the better L-BFGS (:func:`lbfgs_targets`) ran: ``loss_pass`` when the variant's median
+    final training MSE is at most the median target, ``time_pass`` when its median time to
+    first reach its seed's target (inf when it never does) is below the median wall time of
+    that L-BFGS run. Losses match within a relative ``MATCH_RTOL``.
+    """
+    tol = 1.0 + MATCH_RTOL
+    cells = []
+    for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
+        found = lbfgs_targets(seeds)
+        if found is None:
+            continue
+        best, targets = found
+        cell: dict[str, Any] = {"dataset": name, "hidden": hidden, "slope": slope,
+                                "best_lbfgs": best, "lbfgs": {}, "altmin": {}}
+        for method in ("torch_lbfgs_conv", "sklearn_lbfgs_conv"):
+            rs = [r for g in seeds.values() if (r := run_of(g, method)) is not None]
+            if rs:
+                cell["lbfgs"][method] = {
+                    "seeds": len(rs), "train_mse": median(r.train_mse for r in rs),
+                    "seconds": median(r.seconds for r in rs),
+                    "time_capped": sum(r.info.get("stop") == "time cap" for r in rs),
+                    "relu_only": any("network" in r.info for r in rs)}
+        for variant in ALTMIN_STEPS:
+            rows = [(a, run_of(seeds[s], best), t) for s, t in targets.items()
+                    if (a := run_of(seeds[s], variant)) is not None]
+            if not rows:
+                continue
+            alt = median(a.train_mse for a, _, _ in rows)
+            target = median(t for _, _, t in rows)
+            reach = [first_time_at(a.trace, t * tol) for a, _, t in rows]
+            to_target = median(math.inf if x is None else x for x in reach)
+            lbfgs_seconds = median(r.seconds for _, r, _ in rows)
+            floor = sum(t > r.train_mse for _, r, t in rows)  # the L-BFGS interpolated
+            cell["altmin"][variant] = {
+                "seeds": len(rows), "train_mse": alt, "target": target,
+                "lbfgs_interpolates": floor, "lbfgs_seconds": lbfgs_seconds,
+                "time_to_target": to_target, "loss_pass": alt <= target * tol,
+                "time_pass": to_target < lbfgs_seconds}
+        cells.append(cell)
+    summary = {}
+    for variant in ALTMIN_STEPS:
+        mine = [c["altmin"][variant] for c in cells if variant in c["altmin"]]
+        if mine:
+            summary[variant] = {"cells": len(mine), "loss": sum(v["loss_pass"] for v in mine),
+                                "time": sum(v["time_pass"] for v in mine),
+                                "both": sum(v["loss_pass"] and v["time_pass"] for v in mine)}
+    return {"cells": cells, "summary": summary}
+
+
+def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
+    """One Markdown table per ``altmin`` variant, then one summary line per variant."""
+    lines: list[str] = []
+    relu_only = False
+    for variant in check["summary"]:
+        lines += [f"### {variant}", "",
+                  f"| data set | h | slope | seeds | {variant} MSE | torch_lbfgs_conv MSE | s | "
+                  f"sklearn_lbfgs_conv MSE | s | best L-BFGS | target | {variant} t→target | "
+                  "L-BFGS s | loss | time |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|"]
+        for c in check["cells"]:
+            if variant not in c["altmin"]:
+                continue
+            a = c["altmin"][variant]
+            tl = c["lbfgs"].get("torch_lbfgs_conv", {})
+            sk = c["lbfgs"].get("sklearn_lbfgs_conv", {})
+            mark = " †" if sk.get("relu_only") else ""
+            relu_only |= bool(mark)
+            capped = f" (cap {tl['time_capped']}/{tl['seeds']})" if tl.get("time_capped") \
+                else ""
+            floor = f" (floor, {a['lbfgs_interpolates']}/{a['seeds']})" \
+                if a["lbfgs_interpolates"] else ""
+            reach = "never" if math.isinf(a["time_to_target"]) \
+                else fmt(a["time_to_target"], ".3g")
+            lines.append(
+                f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {a['seeds']} | "
+                f"{fmt(a['train_mse'])} | {fmt(tl.get('train_mse'))} | "
+                f"{fmt(tl.get('seconds'), '.3g')}{capped} | {fmt(sk.get('train_mse'))}{mark} | "
+                f"{fmt(sk.get('seconds'), '.3g')} | {c['best_lbfgs']} | "
+                f"{fmt(a['target'])}{floor} | {reach} | {fmt(a['lbfgs_seconds'], '.3g')} | "
+                f"{'PASS' if a['loss_pass'] else '**fail**'} | "
+                f"{'PASS' if a['time_pass'] else '**fail**'} |")
+        lines.append("")
+    for variant, v in check["summary"].items():
+        lines.append(f"- **{variant}: {v['both']}/{v['cells']} cells pass both** (loss "
+                     f"{v['loss']}/{v['cells']}, time {v['time']}/{v['cells']})")
+    if relu_only:
+        lines += ["", f"† {SKLEARN_NO_LEAKY}."]
+    return lines
+
+
+def settings(values: dict[str, Any]) -> str:
+    """``{"max_iter": 5000, "tol": 0.0}`` as ``max_iter 5000, tol 0``."""
+    return ", ".join(f"{key} {value:g}" for key, value in values.items())
+
+
 def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
     m, cfg = meta["machine"], meta["config"]
     v = m["versions"]
     check = target_check(runs)
+    conv = lbfgs_check(runs)
     lines = [
         "# Training benchmark: analytic trainer against gradient methods",
         "",
@@ -694,37 +946,68 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
         f"{v['scikit_learn']}). Data: `{name}.json`.",
         "",
         f"Configuration: data sets {', '.join(cfg['datasets'])}; h ∈ {cfg['hidden']}; "
-        f"slope ∈ {cfg['slopes']}; seeds {cfg['seeds']}; torch learning rates "
+        f"slope ∈ {cfg['slopes']}; seeds {cfg['seeds']}; "
+        + (f"methods {', '.join(cfg['methods'])}; " if cfg.get("methods") else "")
+        + f"torch learning rates "
         f"{cfg['learning_rates']}; our baselines: "
         + (f"{', '.join(cfg['baselines'])} over {cfg['baseline_learning_rates']}"
            if cfg["baselines"] else f"not run ({cfg['baselines_error'] or 'none selected'})")
         + f". Full batch {cfg['full_batch_epochs']} epochs, minibatch {cfg['batch_size']} for "
         f"{cfg['minibatch_epochs']} epochs, momentum {cfg['momentum']}; L-BFGS at most "
         f"{cfg['lbfgs_max_iter']} iterations; TRF at most {cfg['trf_max_nfev']} evaluations "
-        f"and {cfg['trf_time_cap_s']:g} s. Total benchmark time "
-        f"{cfg['total_seconds'] / 60:.1f} min.",
+        f"and {cfg['trf_time_cap_s']:g} s. "
+        + (f"torch_lbfgs_conv: {settings(cfg['torch_lbfgs']['torch_lbfgs_conv'])}, time "
+           f"cap {cfg['lbfgs_time_cap_s']:g} s; sklearn_lbfgs_conv: "
+           f"{settings(cfg['sklearn_lbfgs']['sklearn_lbfgs_conv'])}. "
+           if {"torch_lbfgs_conv", "sklearn_lbfgs_conv"} & set(cfg.get("methods", [])) else "")
+        + f"Total benchmark time {cfg['total_seconds'] / 60:.1f} min.",
     ]
     if cfg.get("note"):
         lines += ["", f"**Note:** {cfg['note']}"]
     lines += [
         "",
         "Every method starts from the same network (`fit(..., max_iter=0).network`) except "
-        "`sklearn_lbfgs` (MLPRegressor takes no start; it uses its own initialisation, and "
-        "only for slope 0). Tuned methods report their best learning rate by final training "
-        "MSE; their wall time is that one run's (\"tuning\" is the whole grid). MSE is "
-        "`(1/n)‖Y - F‖²_F` on standardised targets; held-out MSE on the 20 % split.",
-        "",
-        "## Target check",
-        "",
-        "Medians over seeds. *Speed-up* = wall time of the best-tuned Adam run ÷ time the "
-        "analytic trainer takes to reach that Adam run's final training MSE (0 = never).",
-        "",
-        *check_lines(check),
+        "`sklearn_lbfgs` and `sklearn_lbfgs_conv` (MLPRegressor takes no start; they use its "
+        "own initialisation, and a ReLU network whatever the slope: `sklearn_lbfgs` runs at "
+        "slope 0 only, `sklearn_lbfgs_conv` at every slope, marked †). Tuned methods report "
+        "their best learning rate by final training MSE; their wall time is that one run's "
+        "(\"tuning\" is the whole grid). MSE is `(1/n)‖Y - F‖²_F` on standardised targets; "
+        "held-out MSE on the 20 % split.",
+    ]
+    if conv["cells"]:
+        lines += [
+            "",
+            "## Target: converged L-BFGS",
+            "",
+            "Medians over seeds. *best L-BFGS* is the converged L-BFGS run (torch or "
+            "scikit-learn) with the lower median final training MSE. A seed's *target* is its "
+            f"final training MSE, or {INTERPOLATION:g} times the variance of the training targets "
+            "when it got below that (*floor*, on how many seeds). *t→target* is the median "
+            "time the altmin variant takes to first reach its seed's target (never = ∞), "
+            "*L-BFGS s* the median wall time of the best L-BFGS on those seeds (*cap*: torch "
+            "runs stopped by the time cap, not by their tolerances). *loss* passes "
+            "when the variant's median MSE ≤ the median target (relative tolerance "
+            f"{MATCH_RTOL:g}), *time* when t→target < L-BFGS s.",
+            "",
+            *lbfgs_check_lines(conv),
+        ]
+    if check["cells"]:
+        lines += [
+            "",
+            "## Target check: Adam and SGD",
+            "",
+            "Medians over seeds. *Speed-up* = wall time of the best-tuned Adam run ÷ time the "
+            "analytic trainer takes to reach that Adam run's final training MSE (0 = never).",
+            "",
+            *check_lines(check),
+        ]
+    lines += [
         "",
         "## Medians over seeds",
         "",
-        "Train / held-out MSE and wall seconds; *t→best* is the time the method takes to "
-        "reach the best final training MSE of all other methods (- = never).",
+        "Train / held-out MSE and wall seconds; *t→best peer* is the time the method takes to "
+        "reach the best final training MSE of the peers (every method but the altmin "
+        "variants; - = never).",
         "",
     ]
     configs = by_config(runs)
@@ -745,6 +1028,8 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
                 lrs = sorted({r.lr for r in rs if r.lr is not None})
                 tuning = [r.tuning_seconds for r in rs if r.tuning_seconds is not None]
                 label = f"**{method}**" if method == "altmin" else method
+                if any("network" in r.info for r in rs):
+                    label += " †"
                 lines.append(
                     f"| {key[1]} | {key[2]:g} | {label} | "
                     f"{fmt(median(r.train_mse for r in rs))} | "
@@ -759,19 +1044,28 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
     return "\n".join(lines)
 
 
+#: Line styles by method-name prefix, the most specific first.
 PLOT_STYLE = {
+    "altmin_damped": {"color": "tab:brown", "lw": 1.6},
+    "altmin_exact": {"color": "tab:pink", "lw": 1.6},
     "altmin": {"color": "black", "lw": 2.2},
     "torch_adam": {"color": "tab:blue"},
     "torch_sgd": {"color": "tab:orange"},
+    "torch_lbfgs_conv": {"color": "tab:olive"},
     "torch_lbfgs": {"color": "tab:green"},
     "scipy_trf": {"color": "tab:red"},
+    "sklearn_lbfgs_conv": {"color": "tab:cyan", "marker": "P", "ms": 9, "ls": "none"},
     "sklearn_lbfgs": {"color": "tab:purple", "marker": "*", "ms": 10, "ls": "none"},
     "ours_": {"color": "tab:gray", "lw": 0.8, "ls": "--"},
 }
 
 
 def plots(runs: list[Run], out: Path, name: str) -> list[Path]:
-    """One PNG per data set: loss versus time (log-log) for the first seed, every method."""
+    """One PNG per data set: loss versus time (log-log) for the first seed, every method.
+
+    Where the converged L-BFGS runs ran, the seed's target loss (:func:`lbfgs_targets`) is a
+    dotted line.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -801,6 +1095,10 @@ def plots(runs: list[Run], out: Path, name: str) -> list[Path]:
                 loss = np.maximum([p[1] for p in r.trace], 1e-12)
                 label = method + (f" (lr {r.lr:g})" if r.lr is not None else "")
                 ax.plot(t, loss, label=label, zorder=3 if method == "altmin" else 2, **style)
+            found = lbfgs_targets(configs[key])
+            if found is not None and seed in found[1]:
+                ax.axhline(max(found[1][seed], 1e-12), color="gray", ls=":", lw=1.2,
+                           label=f"target ({found[0]})")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{dataset}, h={key[1]}, slope {key[2]:g}, seed {seed}", fontsize=9)
@@ -831,14 +1129,17 @@ def plots(runs: list[Run], out: Path, name: str) -> list[Path]:
 def write_outputs(runs: list[Run], meta: dict[str, Any], out: Path, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     annotate(runs)
-    check = target_check(runs)
-    report = {"benchmark": "training", **meta, "target_check": check,
+    check, conv = target_check(runs), lbfgs_check(runs)
+    report = {"benchmark": "training", **meta, "target_check": check, "lbfgs_check": conv,
               "runs": [{**r.__dict__, "trace": thin(r.trace)} for r in runs]}
     (out / f"{name}.json").write_text(json.dumps(report, indent=1, default=_json_default))
     (out / f"{name}.md").write_text(markdown(runs, meta, name))
     paths = plots(runs, out, name)
     (out / f"{name}.partial.json").unlink(missing_ok=True)
-    print("\n".join(check_lines(check)))
+    if check["cells"]:
+        print("\n".join(check_lines(check)))
+    if conv["cells"]:
+        print("\n".join(lbfgs_check_lines(conv)))
     print(f"wrote {out / (name + '.json')}, {out / (name + '.md')} and {len(paths)} plots")
 
 
@@ -861,8 +1162,10 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
             meta = {"machine": report["machine"], "config": dict(report["config"])}
         else:
             cfg = meta["config"]
-            for key in ("datasets", "hidden", "slopes", "seeds"):
-                cfg[key] = list(dict.fromkeys([*cfg[key], *report["config"][key]]))
+            for key in ("datasets", "hidden", "slopes", "seeds", "methods"):
+                if key in cfg or key in report["config"]:
+                    cfg[key] = list(dict.fromkeys([*cfg.get(key, []),
+                                                   *report["config"].get(key, [])]))
             cfg["total_seconds"] += report["config"]["total_seconds"]
             notes = [n for n in (cfg.get("note"), report["config"].get("note")) if n]
             cfg["note"] = " ".join(dict.fromkeys(notes)) or None
@@ -876,6 +1179,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="diabetes + breast cancer, h=16, slope 0.1, seed 0, 3 learning "
                              "rates: a few minutes on 2 cores")
+    parser.add_argument("--lbfgs-target", action="store_true",
+                        help="the converged L-BFGS target: every data set, h 16 and 64, slope "
+                             "0.1, seeds 0 1 2, the altmin variants, torch_lbfgs_conv, "
+                             "sklearn_lbfgs_conv and torch_adam_full, written to "
+                             "training_lbfgs.* (explicit options override the preset)")
+    parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
+                        metavar="METHOD",
+                        help=f"methods to run, of {', '.join(PEER_ORDER)} (default: all but "
+                             "altmin_damped, altmin_exact and the *_conv runs); those that do "
+                             "not apply to a configuration are skipped")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
@@ -889,15 +1202,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="which of our baselines to run ('none' for none)")
     parser.add_argument("--trf-time-cap", type=float, default=60.0,
                         help="wall-time cap (s) of each least_squares run")
+    parser.add_argument("--lbfgs-time-cap", type=float, default=120.0,
+                        help="wall-time cap (s) of each torch_lbfgs_conv run")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for BLAS, Numba and torch")
     parser.add_argument("--note", default=None, help="a sentence recorded in the outputs")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None,
-                        help="output file prefix (default training, or training_quick)")
+                        help="output file prefix (default training, training_quick or "
+                             "training_lbfgs)")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None,
                         help="rebuild the outputs from these JSON files instead of running")
     args = parser.parse_args(argv)
+    if args.lbfgs_target:  # the preset's values, unless given explicitly
+        parser.set_defaults(**LBFGS_PRESET)
+        args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.hidden, args.slopes, args.seeds = (
             ["diabetes", "breast_cancer"], [16], [0.1], [0])
