@@ -67,8 +67,8 @@ class IterationRecord:
     seconds : float
         Wall time since ``fit`` started.
     step : float
-        Accepted fraction ``s`` of the hidden step (1 = full solve, 0 = none accepted). The
-        damped steps are taken whole or not at all (1 or 0).
+        Accepted fraction ``s`` of the hidden step (1 = full solve, 0 = none accepted). A
+        damped step is taken whole (1).
     pattern_flips : int
         Entries of the activation pattern that changed in the hidden step.
     grad_norm_W : float
@@ -77,10 +77,11 @@ class IterationRecord:
     grad_norm_V : float
         Largest relative gradient norm of the output layer (``V`` and ``c``).
     mu : float
-        Damping of the accepted hidden step (0 for ``step="exact"``, the paper's step, and
-        for iteration 0; the last one tried when no step was accepted).
+        Damping of the accepted damped step (at most ``MU_SWITCH``). Above ``MU_SWITCH``: no
+        damped step was accepted and the fit has switched to the paper's step, whose
+        ``step`` is the backtracking fraction. 0 for ``step="exact"`` and for iteration 0.
     solves : int
-        Hidden-step linear solves this iteration (damping retries, or 1 for the exact step).
+        Hidden-step linear solves this iteration (damping retries, plus 1 for a paper's step).
     """
 
     iteration: int
@@ -290,12 +291,8 @@ def fit(
                                                            slope, xp)
             solves += 1
             flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
-            params, fw = params_new, fw_new
-            if train_output:
-                V, c = output_step(fw.H, Y, lam, bias, xp)
-                params = params.replace(V=V, c=c)
-                fw = forward(Xt, params, slope, xp)
-                obj = objective(fw.F, Y, params, lam, xp)
+            params, fw, obj = _output_solved(Xt, Y, params_new, fw_new, obj, lam, slope,
+                                             train_output, xp)
         history.append(record(iteration, fraction, flips, 0.0 if step == "exact" else mu,
                               solves))
         if step != "exact" and mu <= MU_SWITCH:
@@ -363,15 +360,26 @@ def _damped_step(
         solves += 1
         trial = params.replace(Wt=params.Wt + system.step(mu))
         fw_trial = forward(Xt, trial, slope, xp)
-        if train_output:
-            V, c = output_step(fw_trial.H, Y, lam, params.bias, xp)
-            trial = trial.replace(V=V, c=c)
-            fw_trial = forward(Xt, trial, slope, xp)
-        obj = objective(fw_trial.F, Y, trial, lam, xp)
+        trial, fw_trial, obj = _output_solved(
+            Xt, Y, trial, fw_trial, objective(fw_trial.F, Y, trial, lam, xp), lam, slope,
+            train_output, xp)
         if obj < obj0:
             return trial, fw_trial, obj, mu, solves
         mu *= MU_GROW
     return params, fw, obj0, mu, solves
+
+
+def _output_solved(
+    Xt: Any, Y: Any, params: Params, fw: Forward, obj: float, lam: float, slope: float,
+    train_output: bool, xp: Any,
+) -> tuple[Params, Forward, float]:
+    """The state after the exact output solve (unchanged when the output layer is fixed)."""
+    if not train_output:
+        return params, fw, obj
+    V, c = output_step(fw.H, Y, lam, params.bias, xp)
+    params = params.replace(V=V, c=c)
+    fw = forward(Xt, params, slope, xp)
+    return params, fw, objective(fw.F, Y, params, lam, xp)
 
 
 def _backtrack(

@@ -67,7 +67,7 @@ MUTANTS = [
      "        if obj < obj0:\n", "        if obj < 1.5 * obj0:\n",
      "objective_never or damped_history"),
     ("mu not carried over", "relu_altmin/_fit.py",
-     "mu = max(mu_used * MU_SHRINK, MU_MIN)", "mu = MU_INIT", "damped_history"),
+     "mu = max(mu * MU_SHRINK, MU_MIN)", "mu = MU_INIT", "damped_history"),
     ("backtracking accepts rises", "relu_altmin/_fit.py",
      "        if obj <= obj0:\n", "        if obj <= 2 * obj0:\n", "objective_never"),
     ("activation wrong slope", "relu_altmin/_model.py",
