@@ -203,6 +203,31 @@ def test_numba_parallel_equals_serial():
         np.testing.assert_array_equal(parallel, serial)
 
 
+def test_blas_held_to_one_thread_during_the_kernel(monkeypatch):
+    """BLAS runs one thread while the Numba kernel does, and its setting comes back after."""
+    from relu_altmin.kernels import _numba_cpu
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    seen = []
+    kernel = _numba_cpu._masked_gram_numpy
+
+    def spy(*args):
+        seen.append(blas_threads())
+        return kernel(*args)
+
+    rng = np.random.default_rng(4)
+    X, D = rng.standard_normal((9, 3)), (rng.random((9, 2)) < 0.5) * 1.0
+    masked_gram(X, D)  # loads every BLAS the kernel uses (scipy's, for numba's np.dot)
+    monkeypatch.setattr(_numba_cpu, "_masked_gram_numpy", spy)
+    before = blas_threads()
+    assert_matches_einsum(masked_gram(X, D), X, D)
+    assert seen and seen[0] and all(n == 1 for n in seen[0])
+    assert blas_threads() == before
+
+
 def test_fast_path_ran(monkeypatch):
     """NumPy input goes to the Numba kernel: the reference, made to raise, is never called."""
     def boom(*args, **kwargs):
