@@ -120,6 +120,16 @@ def test_fixed_point_is_critical(xp, prob):
     assert max(residuals.values()) <= tol
 
 
+def objective_rounding(prob: Problem, result, objective: float) -> float:
+    """How far rounding alone may move an objective near ``objective`` between iterations.
+
+    Rounding F by a relative delta moves the objective by about delta * objective, and by
+    delta**2 * ||Y||**2 / n once the fit interpolates.
+    """
+    delta = tolerance_for(prob, numpy_arrays(result.network))
+    return 16 * EPS64 * abs(objective) + delta**2 * float(np.mean(prob.y**2))
+
+
 def start_state(xp, prob: Problem, output_scale: float = 1.0):
     """The fit's start as internal float64 parameters, its forward pass and its ridge.
 
@@ -179,7 +189,9 @@ def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
     r = JW.T @ E + G @ w_t
     damping = mu * np.diag(G)
     A = G + np.diag(damping) + n * l2 * np.eye(G.shape[0])
-    terms = np.linalg.norm(JW) * np.linalg.norm(E) + np.linalg.norm(G) * np.linalg.norm(w_t)
+    # w = w_t + dw is formed in floating point: its rounding, eps ||w_t||, enters A w too.
+    terms = (np.linalg.norm(JW) * np.linalg.norm(E)
+             + (np.linalg.norm(G) + np.linalg.norm(A)) * np.linalg.norm(w_t))
     damped_problem_check(A, w, r + damping * w_t, terms, mu, "damped")
 
 
@@ -230,7 +242,9 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
                                                  rel=1e-12)
             else:
                 assert after.solves == 1 and after.mu == first_mu
-            assert after.objective <= before.objective
+            # The backtracking does not raise L; the output solve after it may, by rounding.
+            assert after.objective <= before.objective + objective_rounding(
+                prob, result, before.objective)
             first_mu = after.mu
     assert result.history[0].mu == 0.0
 
@@ -259,12 +273,8 @@ def test_objective_never_increases(xp, step, prob):
     result = run_fit(xp, prob, max_iter=15, step=step)
     objectives = [rec.objective for rec in result.history]
     note(f"objectives {objectives}")
-    # Rounding F by a relative delta moves the objective by about delta * objective, and by
-    # delta**2 * ||Y||**2 / n once the fit interpolates.
-    delta = tolerance_for(prob, numpy_arrays(result.network))
-    floor = delta**2 * float(np.mean(prob.y**2))
     for before, after in itertools.pairwise(objectives):
-        assert after <= before + 16 * EPS64 * abs(before) + floor
+        assert after <= before + objective_rounding(prob, result, before)
     assert result.loss == result.history[-1].loss
 
 
