@@ -282,17 +282,15 @@ def fit(
                 Xt, Y, params, fw, obj, lam, slope, mu, joint=step == "joint" and train_output,
                 train_output=train_output, xp=xp)
             if fw_new is not fw:  # accepted
-                fraction = 1.0
-                flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
-                fw = fw_new
+                fraction, flips, fw = 1.0, _flips(fw, fw_new, xp), fw_new
         if fraction == 0.0 and (step == "exact" or mu > MU_SWITCH):  # the paper's step
             W_star = hidden_solve(Xt, Y, params, fw, lam, xp)
             params_new, fw_new, obj, fraction = _backtrack(Xt, Y, params, W_star, obj, lam,
                                                            slope, xp)
             solves += 1
-            flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
-            params, fw, obj = _output_solved(Xt, Y, params_new, fw_new, obj, lam, slope,
-                                             train_output, xp)
+            flips, params, fw = _flips(fw, fw_new, xp), params_new, fw_new
+            if train_output:
+                params, fw, obj = _output_solved(Xt, Y, params, fw, lam, slope, xp)
         history.append(record(iteration, fraction, flips, 0.0 if step == "exact" else mu,
                               solves))
         if step != "exact" and mu <= MU_SWITCH:
@@ -360,9 +358,10 @@ def _damped_step(
         solves += 1
         trial = params.replace(Wt=params.Wt + system.step(mu))
         fw_trial = forward(Xt, trial, slope, xp)
-        trial, fw_trial, obj = _output_solved(
-            Xt, Y, trial, fw_trial, objective(fw_trial.F, Y, trial, lam, xp), lam, slope,
-            train_output, xp)
+        if train_output:
+            trial, fw_trial, obj = _output_solved(Xt, Y, trial, fw_trial, lam, slope, xp)
+        else:
+            obj = objective(fw_trial.F, Y, trial, lam, xp)
         if obj < obj0:
             return trial, fw_trial, obj, mu, solves
         mu *= MU_GROW
@@ -370,16 +369,18 @@ def _damped_step(
 
 
 def _output_solved(
-    Xt: Any, Y: Any, params: Params, fw: Forward, obj: float, lam: float, slope: float,
-    train_output: bool, xp: Any,
+    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, slope: float, xp: Any,
 ) -> tuple[Params, Forward, float]:
-    """The state after the exact output solve (unchanged when the output layer is fixed)."""
-    if not train_output:
-        return params, fw, obj
+    """The state and objective after the exact output solve from the forward pass ``fw``."""
     V, c = output_step(fw.H, Y, lam, params.bias, xp)
     params = params.replace(V=V, c=c)
     fw = forward(Xt, params, slope, xp)
     return params, fw, objective(fw.F, Y, params, lam, xp)
+
+
+def _flips(before: Forward, after: Forward, xp: Any) -> int:
+    """Entries of the activation pattern that changed."""
+    return int(xp.sum(xp.astype(after.D != before.D, xp.int64)))
 
 
 def _backtrack(

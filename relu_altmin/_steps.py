@@ -174,7 +174,7 @@ class HiddenSystem:
             if extra:  # the output block of a joint system is not damped
                 diag = xp.concat([diag, xp.zeros(extra, dtype=diag.dtype, device=device(diag))])
             matrix = matrix + _diagonal_matrix(diag, xp)
-        return solve_regularised(matrix, self.rhs, self.xp)
+        return solve_regularised(matrix, self.rhs, xp)
 
     def step(self, mu: float) -> Any:
         """The hidden-weight step ``dW`` (h x d~) for the damping ``mu >= 0``."""
