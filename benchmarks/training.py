@@ -11,6 +11,8 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
   Gauss-Newton step over both layers, ``step="joint"``);
 - ``altmin_damped`` and ``altmin_exact``: the same with ``step="damped"`` (damped hidden step,
   output layer held, then its exact solve) and ``step="exact"`` (the paper's plain alternation);
+- ``altmin_cg``: the defaults with ``solver="cg"`` (matrix-free hidden steps, truncated
+  conjugate gradients, instead of the dense solve that ``"auto"`` picks on these sizes);
 - ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
   module imports), each tuned over the learning-rate grid;
 - ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
@@ -32,11 +34,11 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
 
 Everything runs in float64 on one thread (BLAS, Numba and torch) so the timings compare
 methods, not parallel efficiency. ``--methods`` picks the methods (by default all of the
-above but ``altmin_damped``, ``altmin_exact`` and the two ``*_conv`` runs). Each run records
-the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall time and a
-loss-versus-time trace, from which the time to reach the best peer's final training MSE is
-read. The script writes ``<out>/<name>.json`` (machine, versions, date, configuration, every
-run), ``<out>/<name>.md`` (median tables and the target checks) and
+above but ``altmin_damped``, ``altmin_exact``, ``altmin_cg`` and the two ``*_conv`` runs).
+Each run records the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall
+time and a loss-versus-time trace, from which the time to reach the best peer's final
+training MSE is read. The script writes ``<out>/<name>.json`` (machine, versions, date,
+configuration, every run), ``<out>/<name>.md`` (median tables and the target checks) and
 ``<out>/<name>_<dataset>.png`` (loss versus time, first seed). ``--from-json`` rebuilds the
 tables and plots from earlier JSON files (merging them).
 
@@ -111,9 +113,11 @@ SKLEARN_LBFGS: dict[str, dict[str, Any]] = {
     "sklearn_lbfgs_conv": {"max_iter": 5000, "max_fun": 50000, "tol": 0.0},
 }
 SKLEARN_NO_LEAKY = "ReLU network, own init: sklearn has no leaky ReLU"
-#: The altmin variants: name -> ``step`` argument of ``relu_altmin.fit`` (None: its default).
-ALTMIN_STEPS: dict[str, str | None] = {"altmin": None, "altmin_damped": "damped",
-                                       "altmin_exact": "exact"}
+#: The altmin variants: name -> keyword arguments of ``relu_altmin.fit`` (none: its defaults).
+ALTMIN_STEPS: dict[str, dict[str, str]] = {
+    "altmin": {}, "altmin_damped": {"step": "damped"}, "altmin_exact": {"step": "exact"},
+    "altmin_cg": {"solver": "cg"},
+}
 #: The L-BFGS target: a run "interpolates" below this fraction of the targets' variance.
 INTERPOLATION, MATCH_RTOL = 1e-4, 1e-9
 TRACE_POINTS = 120
@@ -237,9 +241,8 @@ def finite_or_inf(value: float) -> float:
 
 
 def run_altmin(split: Split, hidden: int, slope: float, seed: int,
-               step: str | None = None) -> dict[str, Any]:
-    """``relu_altmin.fit`` with its defaults, or with ``step`` when one is given."""
-    kwargs = {} if step is None else {"step": step}
+               kwargs: dict[str, str]) -> dict[str, Any]:
+    """``relu_altmin.fit`` with its defaults, changed by ``kwargs`` (``step``, ``solver``)."""
     t0 = time.perf_counter()
     result = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
                              seed=seed, **kwargs)
@@ -247,7 +250,8 @@ def run_altmin(split: Split, hidden: int, slope: float, seed: int,
     net = result.network
     return {"train_mse": result.loss, "test_mse": mse(net.predict(split.X_test), split.y_test),
             "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
-            "info": {"step": step or "default", "iterations": result.n_iter,
+            "info": {"step": kwargs.get("step", "default"), "solver": result.solver,
+                     "iterations": result.n_iter,
                      "stop_reason": result.stop_reason,
                      "solves": sum(r.solves for r in result.history),
                      "max_residual": max(result.residuals.values())}}
@@ -662,7 +666,7 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
     configs = [(name, seed, hidden, slope) for name in args.datasets for seed in args.seeds
                for hidden in args.hidden for slope in args.slopes]
     total = sum(len(methods_for(slope, methods)) for *_, slope in configs)
-    steps = [step for m, step in ALTMIN_STEPS.items() if m in methods]
+    variants = [kwargs for m, kwargs in ALTMIN_STEPS.items() if m in methods]
     if baselines is None:
         print(f"note: relu_altmin.baselines does not import ({BASELINES_ERROR}); "
               "running without our gradient baselines", flush=True)
@@ -675,10 +679,10 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
             splits[(name, seed)] = load(name, seed)
             split = splits[(name, seed)]
             # Warm-up: Numba compiles the kernels on first use; keep that out of the timings
-            # (once per step the selected altmin variants take).
-            for step in dict.fromkeys([None, *steps]):
+            # (once per setting the selected altmin variants take).
+            for kwargs in [{}, *variants]:
                 relu_altmin.fit(split.X_train, split.y_train, 2, negative_slope=0.1, seed=0,
-                                max_iter=2, **({} if step is None else {"step": step}))
+                                max_iter=2, **kwargs)
         split = splits[(name, seed)]
         Y = as_2d(split.y_train)
         variance = float(np.mean(np.sum((Y - Y.mean(0)) ** 2, axis=1)))
@@ -1187,8 +1191,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
                         metavar="METHOD",
                         help=f"methods to run, of {', '.join(PEER_ORDER)} (default: all but "
-                             "altmin_damped, altmin_exact and the *_conv runs); those that do "
-                             "not apply to a configuration are skipped")
+                             "altmin_damped, altmin_exact, altmin_cg and the *_conv runs); "
+                             "those that do not apply to a configuration are skipped")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])

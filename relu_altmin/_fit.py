@@ -25,7 +25,7 @@ from ._model import (
     relative_residuals,
     sum_squares,
 )
-from ._steps import HiddenSystem, hidden_solve, output_step
+from ._steps import HiddenSystem, MatrixFreeSystem, hidden_part, hidden_solve, output_step
 from ._validation import (
     check_array,
     check_choice,
@@ -41,7 +41,11 @@ from ._validation import (
 DEFAULT_L2_FACTOR = 1e-8
 #: The backtracking tries steps 1, 1/2, ..., 2**-(MAX_HALVINGS - 1), then stays put.
 MAX_HALVINGS = 30
-SOLVERS = ("auto", "dense")
+SOLVERS = ("auto", "dense", "cg")
+#: ``solver="auto"`` solves densely while the dense system's ``24 m^2`` bytes (its float64
+#: matrix, the damped copy and the LU factors, ``m`` unknowns) fit in this budget, else uses
+#: conjugate gradients; ``fit(max_dense_bytes=...)`` overrides it.
+DEFAULT_MAX_DENSE_BYTES = 2**30
 STEPS = ("joint", "damped", "exact")
 #: Levenberg-Marquardt rule for the damping ``mu`` of the damped steps: start at ``MU_INIT``;
 #: after an accepted step multiply by ``MU_SHRINK`` (not below ``MU_MIN``); after a rejected
@@ -82,6 +86,9 @@ class IterationRecord:
         ``step`` is the backtracking fraction. 0 for ``step="exact"`` and for iteration 0.
     solves : int
         Hidden-step linear solves this iteration (damping retries, plus 1 for a paper's step).
+    cg_iterations : int
+        Products with the hidden-step system in conjugate gradients, over all of this
+        iteration's solves (0 for the dense solver).
     """
 
     iteration: int
@@ -94,6 +101,7 @@ class IterationRecord:
     grad_norm_V: float
     mu: float = 0.0
     solves: int = 0
+    cg_iterations: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,8 @@ class FitResult:
     residuals : dict
         Final relative gradient norms (see :func:`critical_point_residuals`), computed in
         float64 before the network is cast to the caller's dtype.
+    solver : str
+        The hidden-step solver that ran, ``"dense"`` or ``"cg"`` (what ``"auto"`` chose).
     """
 
     network: TwoLayerNet
@@ -129,6 +139,7 @@ class FitResult:
     stop_reason: str
     l2: float
     residuals: dict[str, float]
+    solver: str = "dense"
 
     @property
     def n_iter(self) -> int:
@@ -150,6 +161,7 @@ def fit(
     skip: bool = False,
     step: str = "joint",
     solver: str = "auto",
+    max_dense_bytes: int | None = None,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -204,9 +216,16 @@ def fit(
         (Levenberg-Marquardt's rule, constants ``MU_*`` in ``relu_altmin._fit``; ``mu``
         starts at 1e-3). ``"exact"`` is the paper's step, ``mu = 0``: the full fixed-pattern
         minimiser, backtracked ``s = 1, 1/2, ...`` until the loss does not rise.
-    solver : {"auto", "dense"}
+    solver : {"auto", "dense", "cg"}
         Hidden-step solver. ``"dense"`` assembles the Gram matrix with
-        :func:`relu_altmin.kernels.masked_gram` and solves it directly.
+        :func:`relu_altmin.kernels.masked_gram` and solves it directly: ``m^2`` numbers for
+        ``m = h (d + 1)`` unknowns (plus ``k (h + 1)`` for ``step="joint"``). ``"cg"`` never
+        forms it: preconditioned conjugate gradients on the same system, one
+        ``O(n h (d + k))`` product per iteration, a block-diagonal preconditioner
+        (``docs/method.md``, "Matrix-free solves"). ``"auto"`` is ``"dense"`` while its
+        ``24 m^2`` bytes fit in ``max_dense_bytes``, else ``"cg"``.
+    max_dense_bytes : int or None, default None
+        Memory budget of ``solver="auto"``; ``None`` is ``DEFAULT_MAX_DENSE_BYTES`` (1 GiB).
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -236,6 +255,8 @@ def fit(
     tol = check_nonnegative(tol, "tol")
     check_choice(step, "step", STEPS)
     check_choice(solver, "solver", SOLVERS)
+    if max_dense_bytes is not None:
+        max_dense_bytes = check_int(max_dense_bytes, "max_dense_bytes", 0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     n, d = X64.shape
@@ -252,6 +273,9 @@ def fit(
     else:
         lam = check_nonnegative(l2, "l2")
     S = identity_offset(hidden, bias, xp, xp.float64, dev) if skip else None
+    joint = step == "joint" and train_output
+    unknowns = hidden * Xt.shape[1] + (k * (hidden + int(bias)) if joint else 0)
+    solver = choose_solver(solver, unknowns, max_dense_bytes)
 
     start = time.perf_counter()
     if train_output:
@@ -263,10 +287,10 @@ def fit(
     obj = objective(fw.F, Y, params, lam, xp)
 
     def record(iteration: int, fraction: float, flips: int, mu: float = 0.0,
-               solves: int = 0) -> IterationRecord:
+               solves: int = 0, cg_iterations: int = 0) -> IterationRecord:
         return make_record(Xt, Y, params, fw, lam, obj, train_output, xp, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
-                           mu=mu, solves=solves)
+                           mu=mu, solves=solves, cg_iterations=cg_iterations)
 
     history = [record(0, 0.0, 0)]
     if progress:
@@ -276,23 +300,23 @@ def fit(
     mu = MU_INIT
     for iteration in range(1, max_iter + 1):
         previous = params
-        solves, flips, fraction = 0, 0, 0.0
+        solves, work, flips, fraction = 0, 0, 0, 0.0
         if step != "exact" and mu <= MU_SWITCH:
-            params, fw_new, obj, mu, solves = _damped_step(
-                Xt, Y, params, fw, obj, lam, slope, mu, joint=step == "joint" and train_output,
+            params, fw_new, obj, mu, solves, work = _damped_step(
+                Xt, Y, params, fw, obj, lam, slope, mu, joint=joint, solver=solver,
                 train_output=train_output, xp=xp)
             if fw_new is not fw:  # accepted
                 fraction, flips, fw = 1.0, _flips(fw, fw_new, xp), fw_new
         if fraction == 0.0 and (step == "exact" or mu > MU_SWITCH):  # the paper's step
-            W_star = hidden_solve(Xt, Y, params, fw, lam, xp)
+            W_star, paper_work = _paper_minimiser(Xt, Y, params, fw, lam, solver, xp)
             params_new, fw_new, obj, fraction = _backtrack(Xt, Y, params, W_star, obj, lam,
                                                            slope, xp)
-            solves += 1
+            solves, work = solves + 1, work + paper_work
             flips, params, fw = _flips(fw, fw_new, xp), params_new, fw_new
             if train_output:
                 params, fw, obj = _output_solved(Xt, Y, params, fw, lam, slope, xp)
         history.append(record(iteration, fraction, flips, 0.0 if step == "exact" else mu,
-                              solves))
+                              solves, work))
         if step != "exact" and mu <= MU_SWITCH:
             mu = max(mu * MU_SHRINK, MU_MIN)
         if progress:
@@ -316,13 +340,21 @@ def fit(
         network=_network(params, d, slope, skip, out_dtype, y.ndim, xp),
         loss=history[-1].loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
-        residuals=residuals)
+        residuals=residuals, solver=solver)
+
+
+def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None) -> str:
+    """The hidden-step solver ``solver="auto"`` runs for ``unknowns`` (``fit``'s rule)."""
+    if solver != "auto":
+        return solver
+    budget = DEFAULT_MAX_DENSE_BYTES if max_dense_bytes is None else max_dense_bytes
+    return "dense" if 24 * unknowns**2 <= budget else "cg"
 
 
 def make_record(
     Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, obj: float, train_output: bool,
     xp: Any, *, iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
-    solves: int = 0,
+    solves: int = 0, cg_iterations: int = 0,
 ) -> IterationRecord:
     """The history entry of the state ``(params, fw)``; shared with the gradient baselines."""
     res = relative_residuals(Xt, Y, params, fw, lam, xp)
@@ -330,7 +362,7 @@ def make_record(
         iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj, seconds=seconds, step=step,
         pattern_flips=flips, grad_norm_W=max(res["W"], res.get("b", 0.0)),
         grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0, mu=mu,
-        solves=solves)
+        solves=solves, cg_iterations=cg_iterations)
 
 
 def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
@@ -343,29 +375,43 @@ def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
 
 def _damped_step(
     Xt: Any, Y: Any, params: Params, fw: Forward, obj0: float, lam: float, slope: float,
-    mu: float, *, joint: bool, train_output: bool, xp: Any,
-) -> tuple[Params, Forward, float, float, int]:
+    mu: float, *, joint: bool, solver: str, train_output: bool, xp: Any,
+) -> tuple[Params, Forward, float, float, int, int]:
     """One damped hidden step (then the exact output solve), Levenberg-Marquardt's rule on ``mu``.
 
     Solves for ``mu, mu * MU_GROW, ...`` until the objective falls below ``obj0``. Returns the
-    new ``(params, forward, objective)``, the ``mu`` of the accepted solve and the number of
-    solves; when no ``mu <= MU_SWITCH`` lowers the objective, the old state (``fw`` itself)
-    and the first ``mu`` above ``MU_SWITCH``.
+    new ``(params, forward, objective)``, the ``mu`` of the accepted solve, the number of
+    solves and of CG products; when no ``mu <= MU_SWITCH`` lowers the objective, the old state
+    (``fw`` itself) and the first ``mu`` above ``MU_SWITCH``.
     """
-    system = HiddenSystem.build(Xt, Y, params, fw, lam, xp, joint=joint)
-    solves = 0
+    system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
+    system = system_type.build(Xt, Y, params, fw, lam, xp, joint=joint)
+    solves = work = 0
     while mu <= MU_SWITCH:
         solves += 1
-        trial = params.replace(Wt=params.Wt + system.step(mu))
+        solution, iterations = system.solve(mu)
+        work += iterations
+        trial = params.replace(Wt=params.Wt + hidden_part(solution, system.shape, xp))
         fw_trial = forward(Xt, trial, slope, xp)
         if train_output:
             trial, fw_trial, obj = _output_solved(Xt, Y, trial, fw_trial, lam, slope, xp)
         else:
             obj = objective(fw_trial.F, Y, trial, lam, xp)
         if obj < obj0:
-            return trial, fw_trial, obj, mu, solves
+            return trial, fw_trial, obj, mu, solves, work
         mu *= MU_GROW
-    return params, fw, obj0, mu, solves
+    return params, fw, obj0, mu, solves, work
+
+
+def _paper_minimiser(
+    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, solver: str, xp: Any,
+) -> tuple[Any, int]:
+    """The fixed-pattern minimiser ``Wt*`` of the paper's step, and the CG products it took."""
+    if solver == "dense":
+        return hidden_solve(Xt, Y, params, fw, lam, xp), 0
+    system = MatrixFreeSystem.build(Xt, Y, params, fw, lam, xp, joint=False)
+    solution, iterations = system.solve(0.0)
+    return params.Wt + hidden_part(solution, system.shape, xp), iterations
 
 
 def _output_solved(

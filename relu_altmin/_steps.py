@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,8 +110,26 @@ def _ridged(A: Any, ridge: float, xp: Any) -> Any:
     return A + ridge * xp.eye(A.shape[0], dtype=A.dtype, device=device(A))
 
 
+class _DampedSystem:
+    """What both hidden-step systems offer once they define ``solve(mu)``, ``shape``, ``xp``."""
+
+    shape: tuple[int, int]
+    xp: Any
+
+    def solve(self, mu: float) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    def solution(self, mu: float) -> Any:
+        """The solution ``[dw; dt]`` (a column) of the system damped by ``mu >= 0``."""
+        return self.solve(mu)[0]
+
+    def step(self, mu: float) -> Any:
+        """The hidden-weight step ``dW`` (h x d~) for the damping ``mu >= 0``."""
+        return hidden_part(self.solution(mu), self.shape, self.xp)
+
+
 @dataclass(frozen=True)
-class HiddenSystem:
+class HiddenSystem(_DampedSystem):
     """The linear system of a (damped) hidden step, built once and solved for several ``mu``.
 
     For ``joint=False`` it is the fixed-pattern problem with ``V`` held: the step
@@ -164,8 +183,8 @@ class HiddenSystem:
             rhs = xp.concat([rhs, -n * xp.reshape(grad_t.T, (k * m, 1))], axis=0)
         return HiddenSystem(G, rhs, damping, (h, dt), xp)
 
-    def solution(self, mu: float) -> Any:
-        """The solution ``[dw; dt]`` (a column) of the system damped by ``mu >= 0``."""
+    def solve(self, mu: float) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and 0 CG steps."""
         xp = self.xp
         matrix = self.matrix
         if mu:
@@ -174,9 +193,198 @@ class HiddenSystem:
             if extra:  # the output block of a joint system is not damped
                 diag = xp.concat([diag, xp.zeros(extra, dtype=diag.dtype, device=device(diag))])
             matrix = matrix + _diagonal_matrix(diag, xp)
-        return solve_regularised(matrix, self.rhs, xp)
+        return solve_regularised(matrix, self.rhs, xp), 0
 
-    def step(self, mu: float) -> Any:
-        """The hidden-weight step ``dW`` (h x d~) for the damping ``mu >= 0``."""
+
+def hidden_part(solution: Any, shape: tuple[int, int], xp: Any) -> Any:
+    """The hidden-weight step ``dW`` (``shape`` = (h, d~)) from a solution column ``[dw; dt]``."""
+    h, dt = shape
+    return xp.reshape(solution[:h * dt, 0], (h, dt))
+
+
+#: Conjugate gradients stop once ``||b - A x|| <= CG_RTOL ||b||``, or after ``CG_MAX_ITER``
+#: products, whichever comes first: a truncated Newton step. The last iterate minimises the
+#: damped model over the Krylov space searched so far, so it is still a descent step; many
+#: cheap truncated steps lowered the loss faster per second than few accurate ones
+#: (docs/method.md, "Matrix-free solves").
+CG_RTOL = 1e-6
+CG_MAX_ITER = 30
+#: Elements (not bytes) of the largest temporary the matrix-free system allocates at once.
+CHUNK_ELEMENTS = 2**22
+
+
+@dataclass(frozen=True)
+class MatrixFreeSystem(_DampedSystem):
+    """:class:`HiddenSystem` solved by preconditioned conjugate gradients, never formed.
+
+    The system is ``J^T J + n l2 diag(1, P) + mu diag(G)`` (the damping on the hidden block
+    only), where ``J`` is the Jacobian of the outputs ``F`` in the hidden weights (and, for
+    ``joint=True``, in ``t = [V; c]``) with the pattern fixed::
+
+        J (dW, dt) = (D * Xt dW^T) V + Hb dt
+        J^T U      = ((D * U V^T)^T Xt,  Hb^T U)
+
+    so ``G dW = (D * ((D * Xt dW^T) V V^T))^T Xt``, the matrix-free product of DESIGN §2, at
+    ``O(n h (d~ + k))`` per product and ``O(n h)`` memory. The preconditioner is block-diagonal:
+    ``C[j, j] T[j, j] + n l2 I + mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``,
+    ``T[j, j] = Xt^T diag(D_j^2) Xt``) and, for ``joint=True``, the output step's matrix
+    ``A = Hb^T Hb + n l2 P`` for each output.
+    """
+
+    Xt: Any
+    D: Any
+    V: Any
+    Hb: Any | None  # [H, 1] (or H) for joint=True, else None
+    l2: float
+    penalised: Any | None  # diagonal of P (ones, zero at the output bias) for joint=True
+    rhs: Any  # flat, length p (+ q): -n grad
+    damping: Any  # diag(G), flat, length p
+    blocks: Any  # h x d~ x d~: C[j, j] T[j, j] + n l2 I, the undamped hidden preconditioner
+    output_inverse: Any | None  # A^{-1}, m x m, for joint=True
+    shape: tuple[int, int]
+    xp: Any
+
+    @staticmethod
+    def build(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any, *,
+              joint: bool) -> MatrixFreeSystem:
+        n, dt = Xt.shape
+        h = params.Wt.shape[0]
+        V, D = params.V, fw.D
+        coupling = xp.sum(V * V, axis=1)  # C[j, j]
+        D2 = D * D
+        damping = coupling[:, None] * (D2.T @ (Xt * Xt))  # diag(G), h x d~
+        eye = xp.eye(dt, dtype=Xt.dtype, device=device(Xt))
+        blocks = coupling[:, None, None] * _unit_grams(Xt, D2, xp) + (n * l2) * eye
+        grad = gradients(Xt, Y, params, fw, l2, xp)
+        rhs = -n * xp.reshape(grad.Wt, (h * dt,))
+        Hb = penalised = output_inverse = None
+        if joint:
+            Hb = _with_ones(fw.H, params.c is not None, xp)
+            m = Hb.shape[1]
+            penalised = xp.concat([xp.ones(h, dtype=Xt.dtype, device=device(Xt)),
+                                   xp.zeros(m - h, dtype=Xt.dtype, device=device(Xt))])
+            output_inverse = _spd_inverse(xp.expand_dims(_output_matrix(Hb, h, l2, xp), axis=0),
+                                          xp)[0, :, :]
+            grad_t = grad.V if grad.c is None else xp.concat([grad.V, grad.c[None, :]], axis=0)
+            rhs = xp.concat([rhs, -n * xp.reshape(grad_t.T, (-1,))])  # HiddenSystem's order
+        return MatrixFreeSystem(Xt, D, V, Hb, l2, penalised, rhs,
+                                xp.reshape(damping, (h * dt,)), blocks, output_inverse,
+                                (h, dt), xp)
+
+    def apply(self, mu: float, x: Any) -> Any:
+        """The damped system times the flat vector ``x`` (length ``p``, or ``p + q``)."""
+        xp = self.xp
         h, dt = self.shape
-        return self.xp.reshape(self.solution(mu)[:h * dt, 0], (h, dt))
+        p, n = h * dt, self.Xt.shape[0]
+        dW = xp.reshape(x[:p], (h, dt))
+        U = (self.D * (self.Xt @ dW.T)) @ self.V  # J x, n x k
+        if self.Hb is not None:
+            dT = self._output_block(x[p:])
+            U = U + self.Hb @ dT
+        out = xp.reshape((self.D * (U @ self.V.T)).T @ self.Xt, (p,))
+        out = out + (n * self.l2 + mu * self.damping) * x[:p]
+        if self.Hb is None:
+            return out
+        out_T = self.Hb.T @ U + (n * self.l2) * self.penalised[:, None] * dT
+        return xp.concat([out, xp.reshape(out_T.T, (-1,))])
+
+    def precondition(self, mu: float) -> Callable[[Any], Any]:
+        """The inverse of the block-diagonal preconditioner for the damping ``mu``."""
+        xp = self.xp
+        h, dt = self.shape
+        p = h * dt
+        blocks = self.blocks
+        if mu:
+            blocks = blocks + _diagonal_stack(mu * xp.reshape(self.damping, (h, dt)), xp)
+        inverse = _spd_inverse(blocks, xp)
+
+        def apply_inverse(r: Any) -> Any:
+            z = xp.reshape(inverse @ xp.reshape(r[:p], (h, dt, 1)), (p,))
+            if self.Hb is None:
+                return z
+            z_T = self.output_inverse @ self._output_block(r[p:])
+            return xp.concat([z, xp.reshape(z_T.T, (-1,))])
+
+        return apply_inverse
+
+    def _output_block(self, x: Any) -> Any:
+        """The output part of a flat vector as an m x k matrix (stored output by output)."""
+        return self.xp.reshape(x, (self.V.shape[1], self.Hb.shape[1])).T
+
+    def solve(self, mu: float) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and its CG steps."""
+        x, iterations = conjugate_gradients(lambda v: self.apply(mu, v), self.rhs,
+                                            self.precondition(mu), self.xp, rtol=CG_RTOL,
+                                            max_iter=CG_MAX_ITER)
+        return self.xp.reshape(x, (-1, 1)), iterations
+
+
+def conjugate_gradients(
+    apply: Callable[[Any], Any], b: Any, precondition: Callable[[Any], Any], xp: Any, *,
+    rtol: float, max_iter: int,
+) -> tuple[Any, int]:
+    """Preconditioned CG for the symmetric positive semi-definite ``A x = b`` from ``x = 0``.
+
+    Returns the iterate and the number of products with ``A``. Stops when
+    ``||b - A x|| <= rtol ||b||``, after ``max_iter`` products, or when a search direction has
+    no positive curvature (``A`` singular along it: the iterate so far is kept).
+    """
+    x = xp.zeros_like(b)
+    r = b
+    b_norm = float(xp.linalg.vector_norm(b))
+    if b_norm == 0.0:
+        return x, 0
+    z = precondition(r)
+    d = z
+    rz = float(xp.sum(r * z))
+    for iteration in range(1, max_iter + 1):
+        Ad = apply(d)
+        curvature = float(xp.sum(d * Ad))
+        if not curvature > 0.0:
+            if curvature != curvature:
+                raise FloatingPointError("conjugate gradients met NaN (are the inputs finite?)")
+            return x, iteration
+        alpha = rz / curvature
+        x = x + alpha * d
+        r = r - alpha * Ad
+        if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:
+            return x, iteration
+        z = precondition(r)
+        rz, rz_old = float(xp.sum(r * z)), rz
+        d = z + (rz / rz_old) * d
+    return x, max_iter
+
+
+def _unit_grams(Xt: Any, weights: Any, xp: Any) -> Any:
+    """``T_j = Xt^T diag(weights[:, j]) Xt`` for every column ``j``: an h x d~ x d~ stack.
+
+    Units are taken a few at a time so the temporary stays under ``CHUNK_ELEMENTS``.
+    """
+    n, dt = Xt.shape
+    h = weights.shape[1]
+    per = max(1, CHUNK_ELEMENTS // (n * dt))
+    return xp.concat([(weights[:, s:min(s + per, h)].T[:, :, None] * Xt[None, :, :]).mT @ Xt
+                      for s in range(0, h, per)], axis=0)
+
+
+def _diagonal_stack(values: Any, xp: Any) -> Any:
+    """A stack of diagonal matrices: ``values`` (h x m) on the diagonals of an h x m x m array."""
+    m = values.shape[1]
+    return xp.eye(m, dtype=values.dtype, device=device(values))[None, :, :] * values[:, None, :]
+
+
+def _spd_inverse(blocks: Any, xp: Any) -> Any:
+    """Inverses of a stack of symmetric positive semi-definite matrices, each lifted to definite.
+
+    Each block gets ``m eps mean(diag)`` on its diagonal, plus ``eps`` times the largest such
+    mean (so a zero block, a dead unit with no ridge, stays invertible): a preconditioner only
+    has to be definite, not exact.
+    """
+    m = blocks.shape[-1]
+    eps = float(xp.finfo(blocks.dtype).eps)
+    scale = xp.linalg.trace(blocks) / m
+    largest = float(xp.max(scale))
+    floor = eps * largest if largest > 0.0 else 1.0
+    lift = m * eps * scale + floor
+    eye = xp.eye(m, dtype=blocks.dtype, device=device(blocks))
+    return xp.linalg.inv(blocks + lift[:, None, None] * eye[None, :, :])

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __version__
 from ._data import load_diabetes
-from ._fit import STEPS, fit
+from ._fit import SOLVERS, STEPS, fit
 from ._model import TwoLayerNet, critical_point_residuals
 from .baselines import train
 
@@ -76,7 +76,7 @@ def load_network(path: str) -> TwoLayerNet:
 
 def _progress_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace):
     return fit(X, y, args.hidden, negative_slope=args.negative_slope, max_iter=args.max_iter,
-               seed=args.seed, step=args.step, progress=not args.quiet)
+               seed=args.seed, step=args.step, solver=args.solver, progress=not args.quiet)
 
 
 def _print_summary(result, X: np.ndarray, y: np.ndarray) -> None:
@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hidden step: damped Gauss-Newton over both layers (joint, the "
                             "default), damped hidden layer alone (damped), or the paper's "
                             "undamped step (exact)")
+        p.add_argument("--solver", choices=SOLVERS, default="auto",
+                       help="hidden-step solver: dense, matrix-free conjugate gradients (cg), or "
+                            "dense while it fits in 1 GiB (auto, the default)")
         p.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
 
     demo = commands.add_parser("demo", help="train on the embedded diabetes data")

@@ -1,7 +1,8 @@
 """Mutation check: each property test must fail on a deliberately broken implementation.
 
 Applies one mutant at a time to the source, runs the property tests that should catch it
-(NumPy, array-api-strict and PyTorch backends) and restores the file. Not collected by pytest;
+(``test_properties.py`` and ``test_cg.py``, on the NumPy, array-api-strict and PyTorch
+backends) and restores the file. Not collected by pytest;
 run by hand after changing the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
@@ -61,7 +62,7 @@ MUTANTS = [
      "            A = _output_matrix(Hb, h, 0.0, xp)\n",
      "joint_step_solves"),
     ("fit ignores joint", "relu_altmin/_fit.py",
-     "joint=step == \"joint\" and train_output,\n", "joint=False,\n",
+     "    joint = step == \"joint\" and train_output\n", "    joint = False\n",
      "documented_damped_step"),
     ("damped accepts rises", "relu_altmin/_fit.py",
      "        if obj < obj0:\n", "        if obj < 1.5 * obj0:\n",
@@ -82,6 +83,39 @@ MUTANTS = [
      "    theta = solve_regularised(_output_matrix(Hb, h, l2, xp), Hb.T @ Y, xp)\n",
      "    theta = solve_regularised(_output_matrix(Hb, h, l2, xp), Hb.T @ Y, xp)\n"
      "    theta = theta * (1.0 + 1e-6 * ('torch' in xp.__name__))\n", "backends_agree"),
+    ("cg product without coupling", "relu_altmin/_steps.py",
+     "out = xp.reshape((self.D * (U @ self.V.T)).T @ self.Xt, (p,))",
+     "out = xp.reshape((self.D * (U @ xp.abs(self.V).T)).T @ self.Xt, (p,))",
+     "matrix_free_product"),
+    ("cg joint cross term dropped", "relu_altmin/_steps.py",
+     "            U = U + self.Hb @ dT\n", "            U = self.Hb @ dT + 0.0 * U\n",
+     "matrix_free_product"),
+    ("cg damping not diag(G)", "relu_altmin/_steps.py",
+     "out = out + (n * self.l2 + mu * self.damping) * x[:p]",
+     "out = out + (n * self.l2 + mu) * x[:p]", "matrix_free_product"),
+    ("cg output ridge on bias", "relu_altmin/_steps.py",
+     "out_T = self.Hb.T @ U + (n * self.l2) * self.penalised[:, None] * dT",
+     "out_T = self.Hb.T @ U + (n * self.l2) * dT", "matrix_free_product"),
+    ("cg stops early", "relu_altmin/_steps.py",
+     "if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:",
+     "if float(xp.linalg.vector_norm(r)) <= 1e3 * rtol * b_norm:",
+     "conjugate_gradients_solve or matrix_free_hidden_step"),
+    ("cg rhs sign", "relu_altmin/_steps.py",
+     "rhs = -n * xp.reshape(grad.Wt, (h * dt,))", "rhs = n * xp.reshape(grad.Wt, (h * dt,))",
+     "matrix_free"),
+    ("preconditioner without coupling", "relu_altmin/_steps.py",
+     "blocks = coupling[:, None, None] * _unit_grams(Xt, D2, xp)",
+     "blocks = _unit_grams(Xt, D2, xp)", "preconditioner"),
+    ("preconditioner not damped", "relu_altmin/_steps.py",
+     "blocks = blocks + _diagonal_stack(mu * xp.reshape(self.damping, (h, dt)), xp)",
+     "blocks = blocks + _diagonal_stack(0.0 * xp.reshape(self.damping, (h, dt)), xp)",
+     "preconditioner"),
+    ("auto ignores the budget", "relu_altmin/_fit.py",
+     "return \"dense\" if 24 * unknowns**2 <= budget else \"cg\"",
+     "return \"dense\" if 8 * unknowns**2 <= budget else \"cg\"", "memory_budget"),
+    ("cg fit forms G", "relu_altmin/_fit.py",
+     "    system_type = HiddenSystem if solver == \"dense\" else MatrixFreeSystem\n",
+     "    system_type = HiddenSystem\n", "never_forms"),
     ("input mutated", "relu_altmin/_fit.py",
      "    xp, X64, Y = check_data(X, y)\n",
      "    xp, X64, Y = check_data(X, y)\n"
@@ -103,7 +137,8 @@ def main(selected: list[str]) -> int:
         path.write_text(source.replace(original, broken, 1))
         try:
             run = subprocess.run(
-                [sys.executable, "-m", "pytest", "tests/test_properties.py", "-q", "-x",
+                [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
+                 "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:

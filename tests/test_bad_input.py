@@ -25,6 +25,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr("relu_altmin._fit.output_step", forbidden)
     monkeypatch.setattr("relu_altmin._fit.hidden_solve", forbidden)
     monkeypatch.setattr("relu_altmin._fit.HiddenSystem.build", forbidden)
+    monkeypatch.setattr("relu_altmin._fit.MatrixFreeSystem.build", forbidden)
 
 
 def bad_fit_cases(xp, X, y):
@@ -56,6 +57,10 @@ def bad_fit_cases(xp, X, y):
         ("tol < 0", lambda: fit(X, y, 2, tol=-1e-3), ValueError, "tol must be finite"),
         ("max_iter < 0", lambda: fit(X, y, 2, max_iter=-1), ValueError, "max_iter must be >= 0"),
         ("solver", lambda: fit(X, y, 2, solver="sgd"), ValueError, "solver must be one of"),
+        ("max_dense_bytes < 0", lambda: fit(X, y, 2, max_dense_bytes=-1), ValueError,
+         "max_dense_bytes must be >= 0"),
+        ("max_dense_bytes float", lambda: fit(X, y, 2, max_dense_bytes=1e9), TypeError,
+         "max_dense_bytes must be an integer"),
         ("step", lambda: fit(X, y, 2, step="newton"), ValueError, "step must be one of"),
         ("step None", lambda: fit(X, y, 2, step=None), ValueError, "step must be one of"),
         ("bias str", lambda: fit(X, y, 2, bias="yes"), TypeError, "bias must be a bool"),
