@@ -172,8 +172,7 @@ class HiddenSystem(_DampedSystem):
             k = V.shape[1]
             Hb = _with_ones(fw.H, params.c is not None, xp)
             m = Hb.shape[1]
-            # M[j, a, l] = sum_i D[i, j] Xt[i, a] Hb[i, l], batched over units j.
-            M = (D.T[:, :, None] * Xt[None, :, :]).mT @ Hb
+            M = _unit_products(Xt, D, Hb, xp)  # M[j, a, l] = sum_i D[i, j] Xt[i, a] Hb[i, l]
             B = xp.reshape(V[:, None, :, None] * M[:, :, None, :], (p, k * m))
             A = _output_matrix(Hb, h, l2, xp)
             eye_k = xp.eye(k, dtype=A.dtype, device=dev)
@@ -254,7 +253,7 @@ class MatrixFreeSystem(_DampedSystem):
         D2 = D * D
         damping = coupling[:, None] * (D2.T @ (Xt * Xt))  # diag(G), h x d~
         eye = xp.eye(dt, dtype=Xt.dtype, device=device(Xt))
-        blocks = coupling[:, None, None] * _unit_grams(Xt, D2, xp) + (n * l2) * eye
+        blocks = coupling[:, None, None] * _unit_products(Xt, D2, Xt, xp) + (n * l2) * eye
         grad = gradients(Xt, Y, params, fw, l2, xp)
         rhs = -n * xp.reshape(grad.Wt, (h * dt,))
         Hb = penalised = output_inverse = None
@@ -355,15 +354,16 @@ def conjugate_gradients(
     return x, max_iter
 
 
-def _unit_grams(Xt: Any, weights: Any, xp: Any) -> Any:
-    """``T_j = Xt^T diag(weights[:, j]) Xt`` for every column ``j``: an h x d~ x d~ stack.
+def _unit_products(Xt: Any, weights: Any, other: Any, xp: Any) -> Any:
+    """``Xt^T diag(weights[:, j]) other`` for every column ``j``: an h x d~ x m stack.
 
-    Units are taken a few at a time so the temporary stays under ``CHUNK_ELEMENTS``.
+    Units are taken a few at a time so the n x units x d~ temporary stays under
+    ``CHUNK_ELEMENTS`` (a single unit at a time for very long data).
     """
     n, dt = Xt.shape
     h = weights.shape[1]
     per = max(1, CHUNK_ELEMENTS // (n * dt))
-    return xp.concat([(weights[:, s:min(s + per, h)].T[:, :, None] * Xt[None, :, :]).mT @ Xt
+    return xp.concat([(weights[:, s:min(s + per, h)].T[:, :, None] * Xt[None, :, :]).mT @ other
                       for s in range(0, h, per)], axis=0)
 
 
