@@ -87,7 +87,7 @@ def _masked_gram_numpy(
     p = h * d
     dtype = X.dtype
     in_place = out is not None and out.flags.c_contiguous and out.flags.writeable
-    G = out if in_place else np.empty((p, p), dtype=dtype)
+    G: np.ndarray = out if in_place else np.empty((p, p), dtype=dtype)  # type: ignore[assignment]
     if p == 0:
         return _finish(G, out)
     X = np.ascontiguousarray(X)

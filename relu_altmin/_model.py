@@ -22,6 +22,9 @@ class TwoLayerNet:
     when ``skip=True`` (skip connection, needs as many hidden units as features) and zero
     otherwise.
 
+    All arrays must share one namespace, device and real floating dtype. They are stored as
+    given (not copied).
+
     Parameters
     ----------
     W : array, shape (h, d)
@@ -37,9 +40,6 @@ class TwoLayerNet:
         Slope of the activation for negative inputs, in [0, 1); 0 is the ReLU.
     skip : bool, default False
         Add the identity to ``W`` in the pre-activations.
-
-    All arrays must share one namespace, device and real floating dtype. They are stored as
-    given (not copied).
     """
 
     def __init__(
@@ -134,7 +134,7 @@ class Params:
     @staticmethod
     def from_network(net: TwoLayerNet, xp: Any) -> Params:
         bias = net.b is not None
-        Wt = xp.concat([net.W, net.b[:, None]], axis=1) if bias else net.W
+        Wt = xp.concat([net.W, net.b[:, None]], axis=1) if bias else net.W  # type: ignore[index]
         V = net.V[:, None] if net.V.ndim == 1 else net.V
         c = None if net.c is None else xp.reshape(net.c, (V.shape[1],))
         S = identity_offset(net.n_hidden, bias, xp, Wt.dtype, device(Wt)) if net.skip else None

@@ -24,7 +24,7 @@ def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
     solution.
     """
     m = A.shape[0]
-    eye = None
+    eye: Any = None  # built on the first retry
     scale = float(xp.linalg.trace(A)) / m
     delta = 0.0
     eps = float(xp.finfo(A.dtype).eps)
@@ -233,13 +233,13 @@ class MatrixFreeSystem(_DampedSystem):
     Xt: Any
     D: Any
     V: Any
-    Hb: Any | None  # [H, 1] (or H) for joint=True, else None
+    Hb: Any  # [H, 1] (or H) for joint=True, else None
     l2: float
-    penalised: Any | None  # diagonal of P (ones, zero at the output bias) for joint=True
+    penalised: Any  # diagonal of P (ones, zero at the output bias) for joint=True, else None
     rhs: Any  # flat, length p (+ q): -n grad
     damping: Any  # diag(G), flat, length p
     blocks: Any  # h x d~ x d~: C[j, j] T[j, j] + n l2 I, the undamped hidden preconditioner
-    output_inverse: Any | None  # A^{-1}, m x m, for joint=True
+    output_inverse: Any  # A^{-1}, m x m, for joint=True, else None
     shape: tuple[int, int]
     xp: Any
 

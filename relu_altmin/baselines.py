@@ -261,7 +261,8 @@ def train(
                 if order is None:
                     Xb, Yb = Xt, Y
                 else:
-                    idx = order[first:min(first + batch, n)]  # in bounds: array API
+                    # batch is an int here (order is set); the slice stays in bounds: array API
+                    idx = order[first:min(first + batch, n)]  # type: ignore[operator]
                     Xb, Yb = xp.take(Xt, idx, axis=0), xp.take(Y, idx, axis=0)
                 at = params.replace(**optimizer.point())
                 g = gradients(Xb, Yb, at, forward(Xb, at, slope, xp), lam, xp)
