@@ -230,7 +230,8 @@ def fit(
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
     progress : bool, default False
-        Print one line per iteration (loss, step, pattern flips, gradient norms) to stderr.
+        Print one line per iteration (loss, step, pattern flips, gradient norms, ``mu``, CG
+        products) to stderr.
 
     Returns
     -------
@@ -530,7 +531,7 @@ def _network(params: Params, d: int, slope: float, skip: bool, dtype: Any, y_ndi
 def _print_progress(rec: IterationRecord, header: bool = False) -> None:
     if header:
         print(f"{'iter':>5} {'loss (MSE)':>13} {'step':>9} {'flips':>7} {'|grad W|':>9} "
-              f"{'|grad V|':>9} {'mu':>9} {'time':>8}", file=sys.stderr)
+              f"{'|grad V|':>9} {'mu':>9} {'CG':>5} {'time':>8}", file=sys.stderr)
     print(f"{rec.iteration:5d} {rec.loss:13.6e} {rec.step:9.3g} {rec.pattern_flips:7d} "
-          f"{rec.grad_norm_W:9.2e} {rec.grad_norm_V:9.2e} {rec.mu:9.2e} {rec.seconds:7.2f}s",
-          file=sys.stderr)
+          f"{rec.grad_norm_W:9.2e} {rec.grad_norm_V:9.2e} {rec.mu:9.2e} {rec.cg_iterations:5d} "
+          f"{rec.seconds:7.2f}s", file=sys.stderr)
