@@ -73,10 +73,27 @@ def _output_matrix(Hb: Any, h: int, l2: float, xp: Any) -> Any:
     A = Hb.T @ Hb
     if not l2:
         return A
-    n, m = Hb.shape
-    penalised = xp.concat([xp.ones(h, dtype=Hb.dtype, device=device(Hb)),
-                           xp.zeros(m - h, dtype=Hb.dtype, device=device(Hb))])
-    return A + _diagonal_matrix((n * l2) * penalised, xp)
+    return A + _diagonal_matrix((Hb.shape[0] * l2) * _output_penalty(Hb, h, xp), xp)
+
+
+def _output_penalty(Hb: Any, h: int, xp: Any) -> Any:
+    """The diagonal of ``P``: ones for the ``h`` output weights, zero for the output bias."""
+    m = Hb.shape[1]
+    return xp.concat([xp.ones(h, dtype=Hb.dtype, device=device(Hb)),
+                      xp.zeros(m - h, dtype=Hb.dtype, device=device(Hb))])
+
+
+def _newton_rhs(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any, *,
+                joint: bool) -> Any:
+    """``-n`` times the gradient, flat: ``vec(W~)`` then, for ``joint``, ``[V; c]`` output by
+    output (the unknowns' order in both hidden-step systems)."""
+    n = Xt.shape[0]
+    grad = gradients(Xt, Y, params, fw, l2, xp)
+    rhs = -n * xp.reshape(grad.Wt, (-1,))
+    if not joint:
+        return rhs
+    grad_t = grad.V if grad.c is None else xp.concat([grad.V, grad.c[None, :]], axis=0)
+    return xp.concat([rhs, -n * xp.reshape(grad_t.T, (-1,))])
 
 
 def _diagonal_matrix(values: Any, xp: Any) -> Any:
@@ -166,8 +183,7 @@ class HiddenSystem(_DampedSystem):
         G = masked_gram(Xt, D, coupling=V @ V.T)
         damping = xp.linalg.diagonal(G)
         G = _ridged(G, n * l2, xp)
-        grad = gradients(Xt, Y, params, fw, l2, xp)
-        rhs = -n * xp.reshape(grad.Wt, (p, 1))
+        rhs = xp.reshape(_newton_rhs(Xt, Y, params, fw, l2, xp, joint=joint), (-1, 1))
         if joint:
             k = V.shape[1]
             Hb = _with_ones(fw.H, params.c is not None, xp)
@@ -178,8 +194,6 @@ class HiddenSystem(_DampedSystem):
             eye_k = xp.eye(k, dtype=A.dtype, device=dev)
             blocks = xp.reshape(eye_k[:, None, :, None] * A[None, :, None, :], (k * m, k * m))
             G = xp.concat([xp.concat([G, B], axis=1), xp.concat([B.T, blocks], axis=1)], axis=0)
-            grad_t = grad.V if grad.c is None else xp.concat([grad.V, grad.c[None, :]], axis=0)
-            rhs = xp.concat([rhs, -n * xp.reshape(grad_t.T, (k * m, 1))], axis=0)
         return HiddenSystem(G, rhs, damping, (h, dt), xp)
 
     def solve(self, mu: float) -> tuple[Any, int]:
@@ -250,22 +264,16 @@ class MatrixFreeSystem(_DampedSystem):
         h = params.Wt.shape[0]
         V, D = params.V, fw.D
         coupling = xp.sum(V * V, axis=1)  # C[j, j]
-        D2 = D * D
-        damping = coupling[:, None] * (D2.T @ (Xt * Xt))  # diag(G), h x d~
-        eye = xp.eye(dt, dtype=Xt.dtype, device=device(Xt))
-        blocks = coupling[:, None, None] * _unit_products(Xt, D2, Xt, xp) + (n * l2) * eye
-        grad = gradients(Xt, Y, params, fw, l2, xp)
-        rhs = -n * xp.reshape(grad.Wt, (h * dt,))
+        grams = coupling[:, None, None] * _unit_products(Xt, D * D, Xt, xp)  # C[j,j] T[j,j]
+        damping = xp.linalg.diagonal(grams)  # diag(G), h x d~
+        blocks = grams + (n * l2) * xp.eye(dt, dtype=Xt.dtype, device=device(Xt))
+        rhs = _newton_rhs(Xt, Y, params, fw, l2, xp, joint=joint)
         Hb = penalised = output_inverse = None
         if joint:
             Hb = _with_ones(fw.H, params.c is not None, xp)
-            m = Hb.shape[1]
-            penalised = xp.concat([xp.ones(h, dtype=Xt.dtype, device=device(Xt)),
-                                   xp.zeros(m - h, dtype=Xt.dtype, device=device(Xt))])
+            penalised = _output_penalty(Hb, h, xp)
             output_inverse = _spd_inverse(xp.expand_dims(_output_matrix(Hb, h, l2, xp), axis=0),
                                           xp)[0, :, :]
-            grad_t = grad.V if grad.c is None else xp.concat([grad.V, grad.c[None, :]], axis=0)
-            rhs = xp.concat([rhs, -n * xp.reshape(grad_t.T, (-1,))])  # HiddenSystem's order
         return MatrixFreeSystem(Xt, D, V, Hb, l2, penalised, rhs,
                                 xp.reshape(damping, (h * dt,)), blocks, output_inverse,
                                 (h, dt), xp)
