@@ -167,12 +167,17 @@ def _read_npy(path: str, file: Path) -> np.ndarray:
     if loaded.size == 0:
         raise CommandError(f"{_show(path)}: empty array, shape {loaded.shape}")
     table = np.asarray(loaded, dtype=np.float64)
+    _reject_non_finite(path, table, lambda row: f"row {row + 1}")
+    return table
+
+
+def _reject_non_finite(path: str, table: np.ndarray, where: Callable[[int], str]) -> None:
+    """``CommandError`` at the first NaN or inf of ``table``; ``where(row)`` names its row."""
     bad = np.argwhere(~np.isfinite(table))
     if bad.size:
         row, col = bad[0]
-        raise CommandError(f"{_show(path)}: row {row + 1}, column {col + 1} is "
+        raise CommandError(f"{_show(path)}: {where(int(row))}, column {col + 1} is "
                            f"{table[row, col]} (NaN and inf are not allowed)")
-    return table
 
 
 def _number(text: str) -> bool:
@@ -216,11 +221,7 @@ def _read_csv(path: str, file: Path) -> np.ndarray:
         raise CommandError(f"{_show(path)}: the header (line {header[0]}) has "
                            f"{len(header[1].split(','))} fields but the data rows have "
                            f"{table.shape[1]}")
-    bad = np.argwhere(~np.isfinite(table))
-    if bad.size:
-        row, col = bad[0]
-        raise CommandError(f"{_show(path)}: line {rows[row][0]}, column {col + 1} is "
-                           f"{table[row, col]} (NaN and inf are not allowed)")
+    _reject_non_finite(path, table, lambda row: f"line {rows[row][0]}")
     return table
 
 
