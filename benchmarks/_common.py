@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import math
 import os
 import platform
+import time
+from typing import Any
 
 
 def _cpu_model() -> str:
@@ -47,3 +50,31 @@ def machine_info() -> dict:
             "relu-altmin", "numpy", "numba", "numba-cuda", "array-api-compat", "torch",
             "scipy", "scikit-learn", "cupy-cuda12x")},
     }
+
+
+def torch_adam(net: Any, X: Any, y: Any, lr: float, slope: float, *, epochs: int | None = None,
+               seconds: float = math.inf) -> tuple[float, int, float]:
+    """Full-batch ``torch.optim.Adam`` (float64) on the training MSE of a leaky-ReLU network,
+    from ``net`` (a ``TwoLayerNet`` with biases and 1-D ``V``), for ``epochs`` epochs or until
+    ``seconds`` of wall time have passed. Returns (final MSE, epochs run, training seconds)."""
+    import numpy as np
+    import torch
+
+    params = [torch.tensor(np.asarray(a), requires_grad=True)
+              for a in (net.W, net.b, net.V, net.c)]
+    W, b, V, c = params
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    optimiser = torch.optim.Adam(params, lr=lr)
+
+    def loss() -> Any:
+        return torch.mean((torch.nn.functional.leaky_relu(Xt @ W.T + b, slope) @ V + c - yt) ** 2)
+
+    began, done = time.perf_counter(), 0
+    while (epochs is None or done < epochs) and time.perf_counter() - began < seconds:
+        optimiser.zero_grad()
+        loss().backward()
+        optimiser.step()
+        done += 1
+    elapsed = time.perf_counter() - began
+    with torch.no_grad():
+        return float(loss()), done, elapsed

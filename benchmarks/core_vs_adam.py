@@ -19,9 +19,8 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from _common import machine_info
+from _common import machine_info, torch_adam
 from sklearn.datasets import load_diabetes
 
 import relu_altmin
@@ -29,29 +28,6 @@ import relu_altmin
 LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
 HIDDEN, SLOPE = 32, 0.1
 RESULTS = Path(__file__).parent / "results"
-
-
-def adam(net: relu_altmin.TwoLayerNet, X: np.ndarray, y: np.ndarray, lr: float,
-         epochs: int) -> tuple[float, float]:
-    """Full-batch Adam on the training MSE from ``net``; returns (final MSE, seconds)."""
-    params = [torch.tensor(np.asarray(a), requires_grad=True)
-              for a in (net.W, net.b, net.V, net.c)]
-    W, b, V, c = params
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    optimiser = torch.optim.Adam(params, lr=lr)
-
-    def loss() -> torch.Tensor:
-        return torch.mean((torch.nn.functional.leaky_relu(Xt @ W.T + b, SLOPE) @ V + c - yt) ** 2)
-
-    start = time.perf_counter()
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        value = loss()
-        value.backward()
-        optimiser.step()
-    with torch.no_grad():
-        final = float(loss())
-    return final, time.perf_counter() - start
 
 
 def main() -> None:
@@ -72,7 +48,8 @@ def main() -> None:
         t0 = time.perf_counter()
         result = relu_altmin.fit(X, y, HIDDEN, negative_slope=SLOPE, seed=seed)
         fit_seconds = time.perf_counter() - t0
-        adam_runs = {lr: adam(start_net, X, y, lr, args.epochs) for lr in LEARNING_RATES}
+        adam_runs = {lr: torch_adam(start_net, X, y, lr, SLOPE, epochs=args.epochs)[::2]
+                     for lr in LEARNING_RATES}
         best_lr = min(adam_runs, key=lambda lr: adam_runs[lr][0])
         reached = next((rec.seconds for rec in result.history
                         if rec.loss <= adam_runs[best_lr][0]), None)

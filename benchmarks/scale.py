@@ -29,11 +29,10 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine_info
+from _common import machine_info, torch_adam
 
 RESULTS = Path(__file__).resolve().parent / "results"
 D, SLOPE, TEACHER = 32, 0.1, 32
@@ -82,25 +81,8 @@ def run_adam(n: int, hidden: int, seconds: float, lr: float) -> dict:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     X, y = make_data(n)
     start = relu_altmin.fit(X, y, hidden, negative_slope=SLOPE, seed=0, max_iter=0).network
-    params = [torch.tensor(np.asarray(a), requires_grad=True)
-              for a in (start.W, start.b, start.V, start.c)]
-    W, b, V, c = params
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    optimiser = torch.optim.Adam(params, lr=lr)
-
-    def loss() -> torch.Tensor:
-        return torch.mean((torch.nn.functional.leaky_relu(Xt @ W.T + b, SLOPE) @ V + c - yt) ** 2)
-
-    began, epochs = time.perf_counter(), 0
-    while time.perf_counter() - began < seconds:
-        optimiser.zero_grad()
-        value = loss()
-        value.backward()
-        optimiser.step()
-        epochs += 1
-    with torch.no_grad():
-        final = float(loss())
-    return {"lr": lr, "loss": final, "epochs": epochs, "seconds": time.perf_counter() - began,
+    final, epochs, elapsed = torch_adam(start, X, y, lr, SLOPE, seconds=seconds)
+    return {"lr": lr, "loss": final, "epochs": epochs, "seconds": elapsed,
             "peak_gb": peak_gb()}
 
 
