@@ -7,9 +7,11 @@ from . import baselines
 from ._data import load_diabetes
 from ._fit import DEFAULT_L2_FACTOR, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet, critical_point_residuals
+from ._rows import Chunks
 
 __all__ = [
     "DEFAULT_L2_FACTOR",
+    "Chunks",
     "FitResult",
     "IterationRecord",
     "TwoLayerNet",

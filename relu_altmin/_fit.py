@@ -11,25 +11,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import device
+from array_api_compat import array_namespace, device
 
 from ._model import (
-    Forward,
+    Evaluation,
     Params,
     TwoLayerNet,
-    augment,
-    forward,
     identity_offset,
-    mse,
-    objective,
-    relative_residuals,
+    residual_ratios,
+    state_sums,
     sum_squares,
 )
-from ._steps import HiddenSystem, MatrixFreeSystem, hidden_part, hidden_solve, output_step
+from ._rows import Chunks, Rows, make_rows
+from ._steps import (
+    HiddenSystem,
+    MatrixFreeSystem,
+    hidden_part,
+    output_solve,
+    output_sums,
+)
 from ._validation import (
     check_array,
     check_choice,
-    check_data,
     check_int,
     check_nonnegative,
     check_slope,
@@ -148,7 +151,7 @@ class FitResult:
 
 
 def fit(
-    X: Any, y: Any, hidden: int, *,
+    X: Any | Chunks, y: Any | None, hidden: int, *,
     negative_slope: float = 0.0,
     l2: float | None = None,
     bias: bool = True,
@@ -162,6 +165,7 @@ def fit(
     step: str = "joint",
     solver: str = "auto",
     max_dense_bytes: int | None = None,
+    chunk_rows: int | None = None,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -173,10 +177,16 @@ def fit(
 
     Parameters
     ----------
-    X : array, shape (n, d)
+    X : array, shape (n, d), or Chunks
         Inputs: NumPy, CuPy, PyTorch or any array-API array; the fit runs where they live.
-    y : array, shape (n,) or (n, k)
-        Targets, same namespace and device as ``X``.
+        A ``numpy.memmap`` (``numpy.load(path, mmap_mode="r")``) is read in row chunks on
+        every pass and never loaded whole; so is a :class:`relu_altmin.Chunks` of
+        ``(X_chunk, y_chunk)`` pairs (then ``y`` is ``None``). Dask arrays (NumPy or CuPy
+        blocks) are reduced block by block on the active Dask scheduler (a
+        ``dask.distributed`` cluster once a ``Client`` exists) and only the model-sized sums
+        come back (``docs/scale.md``, "Long data" and "Dask").
+    y : array, shape (n,) or (n, k), or None
+        Targets, same namespace and device as ``X``; ``None`` when ``X`` is a ``Chunks``.
     hidden : int
         Number of hidden units ``h >= 1``.
     negative_slope : float, default 0.0
@@ -226,6 +236,13 @@ def fit(
         ``24 m^2`` bytes fit in ``max_dense_bytes``, else ``"cg"``.
     max_dense_bytes : int or None, default None
         Memory budget of ``solver="auto"``; ``None`` is ``DEFAULT_MAX_DENSE_BYTES`` (1 GiB).
+    chunk_rows : int or None, default None
+        Rows per chunk when streaming. ``None``: arrays in memory are converted to float64
+        once and kept (one chunk); a ``numpy.memmap`` is read about ``2**22`` elements of its
+        widest per-row temporary at a time (``relu_altmin._rows.CHUNK_ELEMENTS``). An int
+        streams any array in chunks of that many rows, converting each on every pass, so
+        peak memory does not grow with ``n``. Every sum over rows (Gram matrix, right-hand
+        sides, loss, gradients, CG products) is accumulated chunk by chunk.
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -239,13 +256,12 @@ def fit(
 
     Notes
     -----
-    float32 input: the Gram matrix, the solves and the loss are computed in float64 and the
-    trained network is cast back to the inputs' dtype. The normal equations square the
-    condition number of the least-squares problem, so float32 solves would lose most of
-    their digits; the cost is a float64 ``p x p`` system with ``p = h (d + 1)``.
+    float32 input: the Gram matrix, the solves and the loss are computed in float64 (chunk by
+    chunk when streaming) and the trained network is cast back to the inputs' dtype. The
+    normal equations square the condition number of the least-squares problem, so float32
+    solves would lose most of their digits; the cost is a float64 ``p x p`` system with
+    ``p = h (d + 1)``.
     """
-    xp, X64, Y = check_data(X, y)
-    out_dtype = xp.result_type(X.dtype, y.dtype)
     hidden = check_int(hidden, "hidden", 1)
     slope = check_slope(negative_slope)
     for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
@@ -258,38 +274,44 @@ def fit(
     check_choice(solver, "solver", SOLVERS)
     if max_dense_bytes is not None:
         max_dense_bytes = check_int(max_dense_bytes, "max_dense_bytes", 0)
+    if chunk_rows is not None:
+        chunk_rows = check_int(chunk_rows, "chunk_rows", 1)
+    if l2 is not None:
+        l2 = check_nonnegative(l2, "l2")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    n, d = X64.shape
-    k = Y.shape[1]
+    rows = make_rows(X, y, bias, hidden, chunk_rows)
+    d, k, xp = rows.d, rows.k, rows.xp
     if skip and hidden != d:
         raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
                          f"n_features={d}")
-    dev = device(X64)
-    Wt, V, c = _start(X, xp, init, hidden, d, k, bias, skip, seed, train_output,
-                      output_weights, y.ndim == 1)
-    Xt = augment(X64, bias, xp)
-    if l2 is None:
-        lam = DEFAULT_L2_FACTOR * float(sum_squares(Xt, xp)) / (n * Xt.shape[1])
-    else:
-        lam = check_nonnegative(l2, "l2")
-    S = identity_offset(hidden, bias, xp, xp.float64, dev) if skip else None
+    caller_xp = array_namespace(rows.template)
+    Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
+        rows.template, caller_xp, init, hidden, d, k, bias, skip, seed, train_output,
+        output_weights, rows.y_ndim == 1))
+    rows.scan()
+    n = rows.n
+    lam = l2 if l2 is not None else (
+        DEFAULT_L2_FACTOR * (rows.stats.x_squares + n * int(bias)) / (n * rows.dt))
+    S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
     joint = step == "joint" and train_output
-    unknowns = hidden * Xt.shape[1] + (k * (hidden + int(bias)) if joint else 0)
+    unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
     solver = choose_solver(solver, unknowns, max_dense_bytes)
+    system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
+
+    def network() -> TwoLayerNet:
+        return _network(params, d, slope, skip, rows.dtype, rows.y_ndim, xp, rows.to_caller)
 
     start = time.perf_counter()
-    if train_output:
-        placeholder = xp.zeros((hidden, k), dtype=xp.float64, device=dev)
-        fw = forward(Xt, Params(Wt, S, placeholder, None, bias), slope, xp)
-        V, c = output_step(fw.H, Y, lam, bias, xp)
     params = Params(Wt, S, V, c, bias)
-    fw = forward(Xt, params, slope, xp)
-    obj = objective(fw.F, Y, params, lam, xp)
+    if train_output:
+        params = _output_solved(rows, params, slope, lam)
+    state = _evaluate(rows, params, slope, lam)
 
     def record(iteration: int, fraction: float, flips: int, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0) -> IterationRecord:
-        return make_record(Xt, Y, params, fw, lam, obj, train_output, xp, iteration=iteration,
+        return make_record(_residuals(rows, params, state, lam), state.loss, state.objective,
+                           train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations)
 
@@ -301,29 +323,29 @@ def fit(
     mu = MU_INIT
     for iteration in range(1, max_iter + 1):
         previous = params
-        solves, work, flips, fraction = 0, 0, 0, 0.0
+        solves, work, fraction = 0, 0, 0.0
         if step != "exact" and mu <= MU_SWITCH:
-            params, fw_new, obj, mu, solves, work = _damped_step(
-                Xt, Y, params, fw, obj, lam, slope, mu, joint=joint, solver=solver,
-                train_output=train_output, xp=xp)
-            if fw_new is not fw:  # accepted
-                fraction, flips, fw = 1.0, _flips(fw, fw_new, xp), fw_new
+            params, new_state, mu, solves, work = _damped_step(
+                rows, params, state, lam, slope, mu, joint=joint, system_type=system_type,
+                train_output=train_output)
+            if new_state is not state:  # accepted
+                fraction, state = 1.0, new_state
         if fraction == 0.0 and (step == "exact" or mu > MU_SWITCH):  # the paper's step
-            W_star, paper_work = _paper_minimiser(Xt, Y, params, fw, lam, solver, xp)
-            params_new, fw_new, obj, fraction = _backtrack(Xt, Y, params, W_star, obj, lam,
-                                                           slope, xp)
+            system = system_type.build(rows, params, slope, lam, state, joint=False)
+            solution, paper_work = system.solve(0.0)
+            W_star = params.Wt + hidden_part(solution, system.shape, xp)
+            params, state, fraction = _backtrack(rows, params, W_star, state, lam, slope)
             solves, work = solves + 1, work + paper_work
-            flips, params, fw = _flips(fw, fw_new, xp), params_new, fw_new
             if train_output:
-                params, fw, obj = _output_solved(Xt, Y, params, fw, lam, slope, xp)
-        history.append(record(iteration, fraction, flips, 0.0 if step == "exact" else mu,
-                              solves, work))
+                params = _output_solved(rows, params, slope, lam)
+                state = _evaluate(rows, params, slope, lam, previous.Wt)
+        history.append(record(iteration, fraction, state.flips if fraction else 0,
+                              0.0 if step == "exact" else mu, solves, work))
         if step != "exact" and mu <= MU_SWITCH:
             mu = max(mu * MU_SHRINK, MU_MIN)
         if progress:
             _print_progress(history[-1])
-        if callback is not None and callback(history[-1], _network(params, d, slope, skip,
-                                                                    out_dtype, y.ndim, xp)):
+        if callback is not None and callback(history[-1], network()):
             stop_reason = "callback"
             break
         if max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol:
@@ -333,15 +355,13 @@ def fit(
             stop_reason = "no_progress"
             break
 
-    residuals = relative_residuals(Xt, Y, params, fw, lam, xp)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {history[-1].loss:.6e}", file=sys.stderr)
     return FitResult(
-        network=_network(params, d, slope, skip, out_dtype, y.ndim, xp),
-        loss=history[-1].loss, history=tuple(history),
+        network=network(), loss=history[-1].loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
-        residuals=residuals, solver=solver)
+        residuals=_residuals(rows, params, state, lam), solver=solver)
 
 
 def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None) -> str:
@@ -353,17 +373,30 @@ def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None) -> st
 
 
 def make_record(
-    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, obj: float, train_output: bool,
-    xp: Any, *, iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
+    residuals: dict[str, float], loss: float, obj: float, train_output: bool, *,
+    iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
     solves: int = 0, cg_iterations: int = 0,
 ) -> IterationRecord:
-    """The history entry of the state ``(params, fw)``; shared with the gradient baselines."""
-    res = relative_residuals(Xt, Y, params, fw, lam, xp)
+    """The history entry of a state with these relative gradient norms, MSE and objective;
+    shared with the gradient baselines."""
     return IterationRecord(
-        iteration=iteration, loss=mse(fw.F, Y, xp), objective=obj, seconds=seconds, step=step,
-        pattern_flips=flips, grad_norm_W=max(res["W"], res.get("b", 0.0)),
-        grad_norm_V=max(res["V"], res.get("c", 0.0)) if train_output else 0.0, mu=mu,
-        solves=solves, cg_iterations=cg_iterations)
+        iteration=iteration, loss=loss, objective=obj, seconds=seconds, step=step,
+        pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
+        grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
+        mu=mu, solves=solves, cg_iterations=cg_iterations)
+
+
+def _evaluate(rows: Rows, params: Params, slope: float, lam: float,
+              previous: Any | None = None) -> Evaluation:
+    """One pass over the rows at ``params``: loss, objective, gradients, flips from ``previous``."""
+    return Evaluation.from_sums(rows.reduce(state_sums, params, slope, previous), params, lam,
+                                rows.n, rows.xp)
+
+
+def _residuals(rows: Rows, params: Params, state: Evaluation, lam: float) -> dict[str, float]:
+    """:func:`critical_point_residuals` of the state evaluated as ``state``."""
+    return residual_ratios(state.grad, params, lam, rows.n, math.sqrt(rows.stats.x_squares),
+                           math.sqrt(rows.stats.y_squares), state.h_norm, rows.xp)
 
 
 def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
@@ -375,75 +408,53 @@ def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
 
 
 def _damped_step(
-    Xt: Any, Y: Any, params: Params, fw: Forward, obj0: float, lam: float, slope: float,
-    mu: float, *, joint: bool, solver: str, train_output: bool, xp: Any,
-) -> tuple[Params, Forward, float, float, int, int]:
+    rows: Rows, params: Params, state: Evaluation, lam: float, slope: float, mu: float, *,
+    joint: bool, system_type: type[HiddenSystem] | type[MatrixFreeSystem], train_output: bool,
+) -> tuple[Params, Evaluation, float, int, int]:
     """One damped hidden step (then the exact output solve), Levenberg-Marquardt's rule on ``mu``.
 
-    Solves for ``mu, mu * MU_GROW, ...`` until the objective falls below ``obj0``. Returns the
-    new ``(params, forward, objective)``, the ``mu`` of the accepted solve, the number of
-    solves and of CG products; when no ``mu <= MU_SWITCH`` lowers the objective, the old state
-    (``fw`` itself) and the first ``mu`` above ``MU_SWITCH``.
+    Solves for ``mu, mu * MU_GROW, ...`` until the objective falls below ``state``'s. Returns
+    the new ``(params, evaluation)``, the ``mu`` of the accepted solve, the number of solves
+    and of CG products; when no ``mu <= MU_SWITCH`` lowers the objective, the old state
+    (``state`` itself) and the first ``mu`` above ``MU_SWITCH``.
     """
-    system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
-    system = system_type.build(Xt, Y, params, fw, lam, xp, joint=joint)
+    system = system_type.build(rows, params, slope, lam, state, joint=joint)
     solves = work = 0
     while mu <= MU_SWITCH:
         solves += 1
         solution, iterations = system.solve(mu)
         work += iterations
-        trial = params.replace(Wt=params.Wt + hidden_part(solution, system.shape, xp))
-        fw_trial = forward(Xt, trial, slope, xp)
+        trial = params.replace(Wt=params.Wt + hidden_part(solution, system.shape, rows.xp))
         if train_output:
-            trial, fw_trial, obj = _output_solved(Xt, Y, trial, fw_trial, lam, slope, xp)
-        else:
-            obj = objective(fw_trial.F, Y, trial, lam, xp)
-        if obj < obj0:
-            return trial, fw_trial, obj, mu, solves, work
+            trial = _output_solved(rows, trial, slope, lam)
+        trial_state = _evaluate(rows, trial, slope, lam, params.Wt)
+        if trial_state.objective < state.objective:
+            return trial, trial_state, mu, solves, work
         mu *= MU_GROW
-    return params, fw, obj0, mu, solves, work
+    return params, state, mu, solves, work
 
 
-def _paper_minimiser(
-    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, solver: str, xp: Any,
-) -> tuple[Any, int]:
-    """The fixed-pattern minimiser ``Wt*`` of the paper's step, and the CG products it took."""
-    if solver == "dense":
-        return hidden_solve(Xt, Y, params, fw, lam, xp), 0
-    system = MatrixFreeSystem.build(Xt, Y, params, fw, lam, xp, joint=False)
-    solution, iterations = system.solve(0.0)
-    return params.Wt + hidden_part(solution, system.shape, xp), iterations
-
-
-def _output_solved(
-    Xt: Any, Y: Any, params: Params, fw: Forward, lam: float, slope: float, xp: Any,
-) -> tuple[Params, Forward, float]:
-    """The state and objective after the exact output solve from the forward pass ``fw``."""
-    V, c = output_step(fw.H, Y, lam, params.bias, xp)
-    params = params.replace(V=V, c=c)
-    fw = forward(Xt, params, slope, xp)
-    return params, fw, objective(fw.F, Y, params, lam, xp)
-
-
-def _flips(before: Forward, after: Forward, xp: Any) -> int:
-    """Entries of the activation pattern that changed."""
-    return int(xp.sum(xp.astype(after.D != before.D, xp.int64)))
+def _output_solved(rows: Rows, params: Params, slope: float, lam: float) -> Params:
+    """``params`` with the exact output solve (one pass over the rows)."""
+    V, c = output_solve(rows.reduce(output_sums, params, slope), rows.n, lam,
+                        params.Wt.shape[0], params.bias, rows.xp)
+    return params.replace(V=V, c=c)
 
 
 def _backtrack(
-    Xt: Any, Y: Any, params: Params, W_star: Any, obj0: float, lam: float, slope: float, xp: Any,
-) -> tuple[Params, Forward, float, float]:
-    """First of ``W + s (W* - W)``, ``s = 1, 1/2, ...``, whose true loss is at most ``obj0``."""
+    rows: Rows, params: Params, W_star: Any, state: Evaluation, lam: float, slope: float,
+) -> tuple[Params, Evaluation, float]:
+    """First of ``W + s (W* - W)``, ``s = 1, 1/2, ...``, whose objective is at most
+    ``state``'s, with its evaluation and ``s`` (the old state and 0 if none is)."""
     step = 1.0
     for _ in range(MAX_HALVINGS):
         Wt = W_star if step == 1.0 else params.Wt + step * (W_star - params.Wt)
         trial = params.replace(Wt=Wt)
-        fw = forward(Xt, trial, slope, xp)
-        obj = objective(fw.F, Y, trial, lam, xp)
-        if obj <= obj0:
-            return trial, fw, obj, step
+        trial_state = _evaluate(rows, trial, slope, lam, params.Wt)
+        if trial_state.objective <= state.objective:
+            return trial, trial_state, step
         step /= 2.0
-    return params, forward(Xt, params, slope, xp), obj0, 0.0
+    return params, state, 0.0
 
 
 def _start(
@@ -514,10 +525,11 @@ def _check_seed(seed: Any) -> int | None:
 
 
 def _network(params: Params, d: int, slope: float, skip: bool, dtype: Any, y_ndim: int,
-             xp: Any) -> TwoLayerNet:
-    """Unpack float64 parameters into a network in the caller's dtype."""
+             xp: Any, to_caller: Callable[[Any], Any] | None = None) -> TwoLayerNet:
+    """Unpack float64 parameters into a network in the caller's dtype (and namespace)."""
     def cast(a: Any) -> Any:
-        return xp.astype(a, dtype, copy=True)
+        a = xp.astype(a, dtype, copy=True)
+        return a if to_caller is None else to_caller(a)
 
     W = cast(params.Wt[:, :d])
     b = cast(params.Wt[:, d]) if params.bias else None

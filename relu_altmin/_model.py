@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import device
+from array_api_compat import array_namespace, device
 
 from ._validation import check_array, check_data, check_nonnegative, check_slope, common_namespace
 
@@ -184,8 +184,7 @@ def forward(
     Xt: Any, params: Params, negative_slope: float, xp: Any, D: Any | None = None,
 ) -> Forward:
     """Forward pass; a given ``D`` holds the pattern fixed (the hidden step's model)."""
-    Wt = params.Wt if params.S is None else params.Wt + params.S
-    Z = Xt @ Wt.T
+    Z = pre_activations(Xt, params)
     if D is None:
         D = activation_pattern(Z, negative_slope, xp)
     H = D * Z
@@ -193,6 +192,11 @@ def forward(
     if params.c is not None:
         F = F + params.c
     return Forward(Z, D, H, F)
+
+
+def pre_activations(Xt: Any, params: Params) -> Any:
+    """``Z = Xt (Wt + S)^T``."""
+    return Xt @ (params.Wt if params.S is None else params.Wt + params.S).T
 
 
 def sum_squares(a: Any, xp: Any) -> Any:
@@ -206,8 +210,13 @@ def mse(F: Any, Y: Any, xp: Any) -> float:
 
 def objective(F: Any, Y: Any, params: Params, l2: float, xp: Any) -> float:
     """The penalised loss ``L = (1/2n)||Y - F||^2 + (l2/2)(||Wt||^2 + ||V||^2)`` (DESIGN §2)."""
+    return objective_from(mse(F, Y, xp), params, l2, xp)
+
+
+def objective_from(loss: float, params: Params, l2: float, xp: Any) -> float:
+    """``L`` from the training MSE ``loss``."""
     penalty = float(sum_squares(params.Wt, xp) + sum_squares(params.V, xp)) if l2 else 0.0
-    return 0.5 * mse(F, Y, xp) + 0.5 * l2 * penalty
+    return 0.5 * loss + 0.5 * l2 * penalty
 
 
 @dataclass(frozen=True)
@@ -219,17 +228,76 @@ class Gradients:
 
 def gradients(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any) -> Gradients:
     """Gradients of ``L`` (DESIGN §2) at the forward pass ``fw`` (its pattern ``D`` is used)."""
-    n = Y.shape[0]
+    _, gWt, gV, gc, _ = error_sums(Xt, Y, params, fw)
+    return scale_gradients(gWt, gV, gc, params, l2, Y.shape[0])
+
+
+def error_sums(Xt: Any, Y: Any, params: Params, fw: Forward) -> tuple[Any, ...]:
+    """Sums over the rows of ``fw`` (``E = F - Y``): ``||E||^2``, ``(D * E V^T)^T Xt``,
+    ``H^T E``, ``E^T 1`` (``None`` without output bias) and ``||H||^2``."""
+    xp = array_namespace(Xt, Y)
     E = fw.F - Y
-    gV = fw.H.T @ E / n + l2 * params.V
-    gc = None if params.c is None else xp.sum(E, axis=0) / n
-    gWt = (fw.D * (E @ params.V.T)).T @ Xt / n + l2 * params.Wt
-    return Gradients(gWt, gV, gc)
+    return (sum_squares(E, xp), (fw.D * (E @ params.V.T)).T @ Xt, fw.H.T @ E,
+            None if params.c is None else xp.sum(E, axis=0), sum_squares(fw.H, xp))
+
+
+def scale_gradients(gWt: Any, gV: Any, gc: Any | None, params: Params, l2: float,
+                    n: int) -> Gradients:
+    """The gradients of DESIGN §2 from the row sums of :func:`error_sums`."""
+    return Gradients(gWt / n + l2 * params.Wt, gV / n + l2 * params.V,
+                     None if gc is None else gc / n)
+
+
+def state_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+               previous: Any | None) -> tuple[Any, ...]:
+    """One chunk's :func:`error_sums` at ``params``, and the count of pattern entries that differ
+    from those of the hidden weights ``previous`` (0 when ``None``)."""
+    xp = array_namespace(Xt, Y)
+    fw = forward(Xt, params, negative_slope, xp)
+    flips = 0
+    if previous is not None:
+        before = activation_pattern(pre_activations(Xt, params.replace(Wt=previous)),
+                                    negative_slope, xp)
+        flips = xp.sum(xp.astype(before != fw.D, xp.int64))
+    return (*error_sums(Xt, Y, params, fw), flips)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the fit knows about a state after one pass over the rows (:func:`state_sums`)."""
+
+    loss: float  # training MSE
+    objective: float
+    grad: Gradients
+    h_norm: float  # ||H||
+    flips: int  # pattern entries changed from the ``previous`` weights
+
+    @staticmethod
+    def from_sums(sums: tuple[Any, ...], params: Params, l2: float, n: int,
+                  xp: Any) -> Evaluation:
+        sse, gWt, gV, gc, h_sq, flips = sums
+        loss = float(sse) / n
+        return Evaluation(loss, objective_from(loss, params, l2, xp),
+                          scale_gradients(gWt, gV, gc, params, l2, n), math.sqrt(float(h_sq)),
+                          int(flips))
 
 
 def relative_residuals(
     Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any,
 ) -> dict[str, float]:
+    """Gradient norms relative to the scale of the problem (DESIGN §2), from arrays in memory.
+
+    See :func:`residual_ratios`.
+    """
+    d = Xt.shape[1] - 1 if params.bias else Xt.shape[1]
+    return residual_ratios(gradients(Xt, Y, params, fw, l2, xp), params, l2, Y.shape[0],
+                           math.sqrt(float(sum_squares(Xt[:, :d], xp))),
+                           math.sqrt(float(sum_squares(Y, xp))),
+                           math.sqrt(float(sum_squares(fw.H, xp))), xp)
+
+
+def residual_ratios(g: Gradients, params: Params, l2: float, n: int, x_norm: float,
+                    y_norm: float, h_norm: float, xp: Any) -> dict[str, float]:
     """Gradient norms relative to the scale of the problem (DESIGN §2).
 
     Each residual is the Frobenius norm of a gradient of DESIGN §2 divided by the size its
@@ -238,26 +306,24 @@ def relative_residuals(
     - ``W``: ``||V|| ||X|| ||Y|| / n + l2 ||W||``;  ``b``: ``||V|| ||Y|| / sqrt(n) + l2 ||b||``
     - ``V``: ``||H|| ||Y|| / n + l2 ||V||``;  ``c``: ``||Y|| / sqrt(n)``
 
-    Dimensionless: invariant to rescaling ``X`` or ``Y``.
+    Dimensionless: invariant to rescaling ``X`` or ``Y``. ``x_norm = ||X||`` (without the bias
+    column), ``y_norm = ||Y||``, ``h_norm = ||H||``.
     """
-    n = Y.shape[0]
-    g = gradients(Xt, Y, params, fw, l2, xp)
-
     def norm(a: Any) -> float:
         return math.sqrt(float(sum_squares(a, xp)))
 
-    y_scale = norm(Y) / n
+    y_scale = y_norm / n
 
     def ratio(grad: Any, factor: float, param: Any) -> float:
         # The constant keeps 0/0 (a dead unit with zero weights, say) at 0.
         return norm(grad) / (factor * y_scale + l2 * norm(param) + 1e-300)
 
-    d = Xt.shape[1] - 1 if params.bias else Xt.shape[1]
+    d = params.Wt.shape[1] - 1 if params.bias else params.Wt.shape[1]
     vnorm = norm(params.V)
-    out = {"W": ratio(g.Wt[:, :d], vnorm * norm(Xt[:, :d]), params.Wt[:, :d])}
+    out = {"W": ratio(g.Wt[:, :d], vnorm * x_norm, params.Wt[:, :d])}
     if params.bias:
         out["b"] = ratio(g.Wt[:, d], vnorm * math.sqrt(n), params.Wt[:, d])
-    out["V"] = ratio(g.V, norm(fw.H), params.V)
+    out["V"] = ratio(g.V, h_norm, params.V)
     if g.c is not None:
         out["c"] = ratio(g.c, math.sqrt(n), params.c)
     return out

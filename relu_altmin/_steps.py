@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import device
+from array_api_compat import array_namespace, device
 
 from relu_altmin.kernels import masked_gram
 
-from ._model import Forward, Params, gradients
+from ._model import Evaluation, Gradients, Params, activation_pattern, pre_activations
+from ._rows import CHUNK_ELEMENTS, Rows, add
 
 
 def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
@@ -50,15 +51,29 @@ def _norm(a: Any, xp: Any) -> float:
     return float(xp.sum(a * a)) ** 0.5
 
 
-def output_step(H: Any, Y: Any, l2: float, bias: bool, xp: Any) -> tuple[Any, Any | None]:
-    """Exact ridge solve ``(Hb^T Hb + n l2 P) [V; c] = Hb^T Y`` with ``Hb = [H, 1]``.
+def output_sums(Xt: Any, Y: Any, params: Params, negative_slope: float) -> tuple[Any, Any]:
+    """One chunk's ``(Hb^T Hb, Hb^T Y)``, ``Hb = [H, 1]``: the output step's row sums."""
+    xp = array_namespace(Xt, Y)
+    Hb = _with_ones(features(Xt, params, negative_slope, xp)[1], params.bias, xp)
+    return Hb.T @ Hb, Hb.T @ Y
+
+
+def output_solve(sums: tuple[Any, Any], n: int, l2: float, h: int, bias: bool,
+                 xp: Any) -> tuple[Any, Any | None]:
+    """Exact ridge solve ``(Hb^T Hb + n l2 P) [V; c] = Hb^T Y`` from :func:`output_sums`.
 
     ``P = diag(1, ..., 1, 0)``: the output bias is not penalised.
     """
-    h = H.shape[1]
-    Hb = _with_ones(H, bias, xp)
-    theta = solve_regularised(_output_matrix(Hb, h, l2, xp), Hb.T @ Y, xp)
+    gram, rhs = sums
+    theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), rhs, xp)
     return theta[:h, :], (theta[h, :] if bias else None)
+
+
+def features(Xt: Any, params: Params, negative_slope: float, xp: Any) -> tuple[Any, Any]:
+    """The pattern ``D`` and hidden features ``H = D * Z`` at ``params`` (no output layer)."""
+    Z = pre_activations(Xt, params)
+    D = activation_pattern(Z, negative_slope, xp)
+    return D, D * Z
 
 
 def _with_ones(H: Any, bias: bool, xp: Any) -> Any:
@@ -68,27 +83,24 @@ def _with_ones(H: Any, bias: bool, xp: Any) -> Any:
     return xp.concat([H, xp.ones((H.shape[0], 1), dtype=H.dtype, device=device(H))], axis=1)
 
 
-def _output_matrix(Hb: Any, h: int, l2: float, xp: Any) -> Any:
-    """``Hb^T Hb + n l2 P``: the output step's matrix, the bias column unpenalised."""
-    A = Hb.T @ Hb
+def _output_matrix(gram: Any, n: int, h: int, l2: float, xp: Any) -> Any:
+    """``Hb^T Hb + n l2 P`` from ``gram = Hb^T Hb``: the output step's matrix, the bias
+    column unpenalised."""
     if not l2:
-        return A
-    return A + _diagonal_matrix((Hb.shape[0] * l2) * _output_penalty(Hb, h, xp), xp)
+        return gram
+    return gram + _diagonal_matrix((n * l2) * _output_penalty(gram, h, xp), xp)
 
 
-def _output_penalty(Hb: Any, h: int, xp: Any) -> Any:
+def _output_penalty(gram: Any, h: int, xp: Any) -> Any:
     """The diagonal of ``P``: ones for the ``h`` output weights, zero for the output bias."""
-    m = Hb.shape[1]
-    return xp.concat([xp.ones(h, dtype=Hb.dtype, device=device(Hb)),
-                      xp.zeros(m - h, dtype=Hb.dtype, device=device(Hb))])
+    m = gram.shape[1]
+    return xp.concat([xp.ones(h, dtype=gram.dtype, device=device(gram)),
+                      xp.zeros(m - h, dtype=gram.dtype, device=device(gram))])
 
 
-def _newton_rhs(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any, *,
-                joint: bool) -> Any:
+def _newton_rhs(grad: Gradients, n: int, xp: Any, *, joint: bool) -> Any:
     """``-n`` times the gradient, flat: ``vec(W~)`` then, for ``joint``, ``[V; c]`` output by
     output (the unknowns' order in both hidden-step systems)."""
-    n = Xt.shape[0]
-    grad = gradients(Xt, Y, params, fw, l2, xp)
     rhs = -n * xp.reshape(grad.Wt, (-1,))
     if not joint:
         return rhs
@@ -102,29 +114,25 @@ def _diagonal_matrix(values: Any, xp: Any) -> Any:
     return xp.eye(m, dtype=values.dtype, device=device(values)) * values[None, :]
 
 
-def hidden_solve(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any) -> Any:
-    """Minimiser ``Wt*`` (h x d~) of the fixed-pattern problem of DESIGN §2 (the paper's step).
-
-    With ``D = fw.D`` held fixed the network is linear in ``Wt``: solve
-    ``(G + n l2 I) w = r``, ``G = masked_gram(Xt, D, coupling=V V^T)``,
-    ``r = vec((D * R V^T)^T Xt)``, ``R = Y - 1 c^T - (D * Xt S^T) V``.
-    """
-    n, dt = Xt.shape
-    h = params.Wt.shape[0]
-    V, D = params.V, fw.D
-    R = Y if params.c is None else Y - params.c
-    if params.S is not None:
-        R = R - (D * (Xt @ params.S.T)) @ V
-    G = _ridged(masked_gram(Xt, D, coupling=V @ V.T), n * l2, xp)
-    r = xp.reshape((D * (R @ V.T)).T @ Xt, (h * dt, 1))
-    return xp.reshape(solve_regularised(G, r, xp), (h, dt))
-
-
 def _ridged(A: Any, ridge: float, xp: Any) -> Any:
     """``A + ridge * I``."""
     if not ridge:
         return A
     return A + ridge * xp.eye(A.shape[0], dtype=A.dtype, device=device(A))
+
+
+def dense_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+               joint: bool) -> tuple[Any, Any, Any]:
+    """One chunk's share of :class:`HiddenSystem`: ``G`` (``masked_gram`` with coupling
+    ``V V^T``) and, for ``joint``, ``M[j, a, l] = sum_i D[i, j] Xt[i, a] Hb[i, l]`` and
+    ``Hb^T Hb`` (else ``None``)."""
+    xp = array_namespace(Xt, Y)
+    D, H = features(Xt, params, negative_slope, xp)
+    G = masked_gram(Xt, D, coupling=params.V @ params.V.T)
+    if not joint:
+        return G, None, None
+    Hb = _with_ones(H, params.bias, xp)
+    return G, _unit_products(Xt, D, Hb, xp), Hb.T @ Hb
 
 
 class _DampedSystem:
@@ -173,25 +181,22 @@ class HiddenSystem(_DampedSystem):
     xp: Any
 
     @staticmethod
-    def build(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any, *,
-              joint: bool) -> HiddenSystem:
-        n, dt = Xt.shape
-        h = params.Wt.shape[0]
+    def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
+              *, joint: bool) -> HiddenSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+        xp, n = rows.xp, rows.n
+        h, dt = params.Wt.shape
         p = h * dt
-        dev = device(Xt)
-        V, D = params.V, fw.D
-        G = masked_gram(Xt, D, coupling=V @ V.T)
+        V = params.V
+        G, M, gram = rows.reduce(dense_sums, params, negative_slope, joint)
         damping = xp.linalg.diagonal(G)
         G = _ridged(G, n * l2, xp)
-        rhs = xp.reshape(_newton_rhs(Xt, Y, params, fw, l2, xp, joint=joint), (-1, 1))
+        rhs = xp.reshape(_newton_rhs(state.grad, n, xp, joint=joint), (-1, 1))
         if joint:
-            k = V.shape[1]
-            Hb = _with_ones(fw.H, params.c is not None, xp)
-            m = Hb.shape[1]
-            M = _unit_products(Xt, D, Hb, xp)  # M[j, a, l] = sum_i D[i, j] Xt[i, a] Hb[i, l]
+            k, m = V.shape[1], gram.shape[0]
             B = xp.reshape(V[:, None, :, None] * M[:, :, None, :], (p, k * m))
-            A = _output_matrix(Hb, h, l2, xp)
-            eye_k = xp.eye(k, dtype=A.dtype, device=dev)
+            A = _output_matrix(gram, n, h, l2, xp)
+            eye_k = xp.eye(k, dtype=A.dtype, device=device(A))
             blocks = xp.reshape(eye_k[:, None, :, None] * A[None, :, None, :], (k * m, k * m))
             G = xp.concat([xp.concat([G, B], axis=1), xp.concat([B.T, blocks], axis=1)], axis=0)
         return HiddenSystem(G, rhs, damping, (h, dt), xp)
@@ -222,8 +227,6 @@ def hidden_part(solution: Any, shape: tuple[int, int], xp: Any) -> Any:
 #: (docs/method.md, "Matrix-free solves").
 CG_RTOL = 1e-6
 CG_MAX_ITER = 30
-#: Elements (not bytes) of the largest temporary the matrix-free system allocates at once.
-CHUNK_ELEMENTS = 2**22
 
 
 @dataclass(frozen=True)
@@ -238,16 +241,17 @@ class MatrixFreeSystem(_DampedSystem):
         J^T U      = ((D * U V^T)^T Xt,  Hb^T U)
 
     so ``G dW = (D * ((D * Xt dW^T) V V^T))^T Xt``, the matrix-free product of DESIGN §2, at
-    ``O(n h (d~ + k))`` per product and ``O(n h)`` memory. The preconditioner is block-diagonal:
-    ``C[j, j] T[j, j] + n l2 I + mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``,
-    ``T[j, j] = Xt^T diag(D_j^2) Xt``) and, for ``joint=True``, the output step's matrix
-    ``A = Hb^T Hb + n l2 P`` for each output.
+    ``O(n h (d~ + k))`` per product and ``O(n h)`` memory (per chunk: each product is a pass
+    over the rows). The preconditioner is block-diagonal: ``C[j, j] T[j, j] + n l2 I +
+    mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``, ``T[j, j] = Xt^T diag(D_j^2) Xt``)
+    and, for ``joint=True``, the output step's matrix ``A = Hb^T Hb + n l2 P`` for each output.
     """
 
-    Xt: Any
-    D: Any
-    V: Any
-    Hb: Any  # [H, 1] (or H) for joint=True, else None
+    rows: Rows
+    params: Params
+    negative_slope: float
+    joint: bool
+    patterns: Any  # per in-memory chunk (D, Hb), computed once; None for streamed rows
     l2: float
     penalised: Any  # diagonal of P (ones, zero at the output bias) for joint=True, else None
     rhs: Any  # flat, length p (+ q): -n grad
@@ -258,41 +262,48 @@ class MatrixFreeSystem(_DampedSystem):
     xp: Any
 
     @staticmethod
-    def build(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any, *,
-              joint: bool) -> MatrixFreeSystem:
-        n, dt = Xt.shape
-        h = params.Wt.shape[0]
-        V, D = params.V, fw.D
-        coupling = xp.sum(V * V, axis=1)  # C[j, j]
-        grams = coupling[:, None, None] * _unit_products(Xt, D * D, Xt, xp)  # C[j,j] T[j,j]
+    def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
+              *, joint: bool) -> MatrixFreeSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+        xp, n = rows.xp, rows.n
+        h, dt = params.Wt.shape
+        grams, gram = rows.reduce(preconditioner_sums, params, negative_slope, joint)
+        grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams  # C[j,j] T[j,j]
         damping = xp.linalg.diagonal(grams)  # diag(G), h x d~
-        blocks = grams + (n * l2) * xp.eye(dt, dtype=Xt.dtype, device=device(Xt))
-        rhs = _newton_rhs(Xt, Y, params, fw, l2, xp, joint=joint)
-        Hb = penalised = output_inverse = None
+        blocks = grams + (n * l2) * xp.eye(dt, dtype=grams.dtype, device=device(grams))
+        rhs = _newton_rhs(state.grad, n, xp, joint=joint)
+        penalised = output_inverse = None
         if joint:
-            Hb = _with_ones(fw.H, params.c is not None, xp)
-            penalised = _output_penalty(Hb, h, xp)
-            output_inverse = _spd_inverse(xp.expand_dims(_output_matrix(Hb, h, l2, xp), axis=0),
-                                          xp)[0, :, :]
-        return MatrixFreeSystem(Xt, D, V, Hb, l2, penalised, rhs,
-                                xp.reshape(damping, (h * dt,)), blocks, output_inverse,
+            penalised = _output_penalty(gram, h, xp)
+            output_inverse = _spd_inverse(
+                xp.expand_dims(_output_matrix(gram, n, h, l2, xp), axis=0), xp)[0, :, :]
+        chunks = rows.in_memory()
+        patterns = None if chunks is None else [
+            _pattern_and_features(Xt, params, negative_slope, joint, xp) for Xt, _ in chunks]
+        return MatrixFreeSystem(rows, params, negative_slope, joint, patterns, l2, penalised,
+                                rhs, xp.reshape(damping, (h * dt,)), blocks, output_inverse,
                                 (h, dt), xp)
 
     def apply(self, mu: float, x: Any) -> Any:
         """The damped system times the flat vector ``x`` (length ``p``, or ``p + q``)."""
         xp = self.xp
         h, dt = self.shape
-        p, n = h * dt, self.Xt.shape[0]
+        p, n = h * dt, self.rows.n
         dW = xp.reshape(x[:p], (h, dt))
-        U = (self.D * (self.Xt @ dW.T)) @ self.V  # J x, n x k
-        if self.Hb is not None:
-            dT = self._output_block(x[p:])
-            U = U + self.Hb @ dT
-        out = xp.reshape((self.D * (U @ self.V.T)).T @ self.Xt, (p,))
-        out = out + (n * self.l2 + mu * self.damping) * x[:p]
-        if self.Hb is None:
+        dT = self._output_block(x[p:]) if self.joint else None
+        V = self.params.V
+        chunks = self.rows.in_memory()
+        if self.patterns is not None and chunks is not None:
+            out_W, out_T = None, None
+            for (Xt, _), (D, Hb) in zip(chunks, self.patterns, strict=True):
+                out_W, out_T = add((out_W, out_T), _gauss_newton_product(Xt, D, Hb, V, dW, dT))
+        else:
+            out_W, out_T = self.rows.reduce(product_sums, self.params, self.negative_slope,
+                                            self.joint, dW, dT)
+        out = xp.reshape(out_W, (p,)) + (n * self.l2 + mu * self.damping) * x[:p]
+        if not self.joint:
             return out
-        out_T = self.Hb.T @ U + (n * self.l2) * self.penalised[:, None] * dT
+        out_T = out_T + (n * self.l2) * self.penalised[:, None] * dT
         return xp.concat([out, xp.reshape(out_T.T, (-1,))])
 
     def precondition(self, mu: float) -> Callable[[Any], Any]:
@@ -307,7 +318,7 @@ class MatrixFreeSystem(_DampedSystem):
 
         def apply_inverse(r: Any) -> Any:
             z = xp.reshape(inverse @ xp.reshape(r[:p], (h, dt, 1)), (p,))
-            if self.Hb is None:
+            if not self.joint:
                 return z
             z_T = self.output_inverse @ self._output_block(r[p:])
             return xp.concat([z, xp.reshape(z_T.T, (-1,))])
@@ -316,7 +327,8 @@ class MatrixFreeSystem(_DampedSystem):
 
     def _output_block(self, x: Any) -> Any:
         """The output part of a flat vector as an m x k matrix (stored output by output)."""
-        return self.xp.reshape(x, (self.V.shape[1], self.Hb.shape[1])).T
+        k = self.params.V.shape[1]
+        return self.xp.reshape(x, (k, x.shape[0] // k)).T
 
     def solve(self, mu: float) -> tuple[Any, int]:
         """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and its CG steps."""
@@ -324,6 +336,41 @@ class MatrixFreeSystem(_DampedSystem):
                                             self.precondition(mu), self.xp, rtol=CG_RTOL,
                                             max_iter=CG_MAX_ITER)
         return self.xp.reshape(x, (-1, 1)), iterations
+
+
+def preconditioner_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+                        joint: bool) -> tuple[Any, Any]:
+    """One chunk's ``T[j, j] = Xt^T diag(D_j^2) Xt`` (h x d~ x d~) and, for ``joint``,
+    ``Hb^T Hb`` (else ``None``)."""
+    xp = array_namespace(Xt, Y)
+    D, Hb = _pattern_and_features(Xt, params, negative_slope, joint, xp)
+    return _unit_products(Xt, D * D, Xt, xp), (None if Hb is None else Hb.T @ Hb)
+
+
+def product_sums(Xt: Any, Y: Any, params: Params, negative_slope: float, joint: bool,
+                 dW: Any, dT: Any) -> tuple[Any, Any]:
+    """One chunk's :func:`_gauss_newton_product` (the pattern recomputed from ``params``)."""
+    xp = array_namespace(Xt, Y)
+    D, Hb = _pattern_and_features(Xt, params, negative_slope, joint, xp)
+    return _gauss_newton_product(Xt, D, Hb, params.V, dW, dT)
+
+
+def _pattern_and_features(Xt: Any, params: Params, negative_slope: float, joint: bool,
+                          xp: Any) -> tuple[Any, Any]:
+    """``D`` and, for ``joint``, ``Hb = [H, 1]`` (else ``None``)."""
+    D, H = features(Xt, params, negative_slope, xp)
+    return D, (_with_ones(H, params.bias, xp) if joint else None)
+
+
+def _gauss_newton_product(Xt: Any, D: Any, Hb: Any, V: Any, dW: Any,
+                          dT: Any) -> tuple[Any, Any]:
+    """``J^T J (dW, dT)`` over these rows, without the ridge and damping: the hidden part
+    ``(D * U V^T)^T Xt`` (h x d~) and the output part ``Hb^T U`` (``None`` without ``Hb``),
+    ``U = (D * Xt dW^T) V + Hb dT``."""
+    U = (D * (Xt @ dW.T)) @ V
+    if Hb is not None:
+        U = U + Hb @ dT
+    return (D * (U @ V.T)).T @ Xt, (None if Hb is None else Hb.T @ U)
 
 
 def conjugate_gradients(

@@ -32,22 +32,30 @@ def check_array(a: Any, name: str, xp: Any, *, finite: bool) -> None:
         raise ValueError(f"{name} contains NaN or inf")
 
 
-def check_data(X: Any, y: Any) -> tuple[Any, Any, Any]:
-    """Validate training data; return ``(xp, X, Y)`` as float64 copies with ``Y`` 2-D."""
+def check_shapes(X: Any, y: Any, *, allow_empty: bool = False, where: str = "") -> Any:
+    """Namespace, shapes and devices of training data (no pass over the values); ``xp``."""
     xp = common_namespace({"X": X, "y": y})
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
+        raise ValueError(f"X{where} must be 2-D (n_samples, n_features), got shape "
+                         f"{tuple(X.shape)}")
     n, d = X.shape
-    if n < 1:
-        raise ValueError("X must have at least one row (sample), got 0")
+    if n < 1 and not allow_empty:
+        raise ValueError(f"X{where} must have at least one row (sample), got 0")
     if d < 1:
-        raise ValueError("X must have at least one column (feature), got 0")
+        raise ValueError(f"X{where} must have at least one column (feature), got 0")
     if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},) or ({n}, k) to match X, got {tuple(y.shape)}")
+        raise ValueError(f"y{where} must have shape ({n},) or ({n}, k) to match X, got "
+                         f"{tuple(y.shape)}")
     if y.ndim == 2 and y.shape[1] < 1:
-        raise ValueError("y must have at least one column (output), got 0")
+        raise ValueError(f"y{where} must have at least one column (output), got 0")
     if device(y) != device(X):
-        raise ValueError(f"y is on device {device(y)} but X is on {device(X)}")
+        raise ValueError(f"y{where} is on device {device(y)} but X is on {device(X)}")
+    return xp
+
+
+def check_data(X: Any, y: Any) -> tuple[Any, Any, Any]:
+    """Validate training data; return ``(xp, X, Y)`` as float64 copies with ``Y`` 2-D."""
+    xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=True)
     check_array(y, "y", xp, finite=True)
     Y = y[:, None] if y.ndim == 1 else y

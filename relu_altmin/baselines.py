@@ -42,6 +42,7 @@ from ._model import (
     forward,
     gradients,
     identity_offset,
+    mse,
     objective,
     relative_residuals,
 )
@@ -242,7 +243,8 @@ def train(
     step_size = settings["lr_hidden"] or lr
 
     def record(iteration: int, step: float, flips: int) -> IterationRecord:
-        return make_record(Xt, Y, params, fw, lam, obj, train_output, xp, iteration=iteration,
+        return make_record(relative_residuals(Xt, Y, params, fw, lam, xp), mse(fw.F, Y, xp), obj,
+                           train_output, iteration=iteration,
                            seconds=time.perf_counter() - start_time, step=step, flips=flips)
 
     history = [record(0, 0.0, 0)]

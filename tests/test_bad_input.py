@@ -22,8 +22,8 @@ def no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the input was validated")
 
-    monkeypatch.setattr("relu_altmin._fit.output_step", forbidden)
-    monkeypatch.setattr("relu_altmin._fit.hidden_solve", forbidden)
+    monkeypatch.setattr("relu_altmin._fit.output_solve", forbidden)
+    monkeypatch.setattr("relu_altmin._fit._evaluate", forbidden)
     monkeypatch.setattr("relu_altmin._fit.HiddenSystem.build", forbidden)
     monkeypatch.setattr("relu_altmin._fit.MatrixFreeSystem.build", forbidden)
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from strategies import EPS64, problems
 from test_properties import (
     STEPS,
+    hidden_system,
     mus,
     numpy_arrays,
     objective_rounding,
@@ -40,8 +41,8 @@ joints = st.booleans()
 def systems(xp, prob, mu, output_scale, joint):
     """The dense and the matrix-free system at the fit's start, and the dense damped matrix."""
     Xt, Y, params, fw, l2 = start_state(xp, prob, output_scale)
-    dense = HiddenSystem.build(Xt, Y, params, fw, l2, xp, joint=joint)
-    free = MatrixFreeSystem.build(Xt, Y, params, fw, l2, xp, joint=joint)
+    dense = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint)
+    free = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=joint)
     matrix = to_numpy(dense.matrix)
     damping = to_numpy(dense.damping)
     matrix = matrix + np.diag(np.r_[mu * damping, np.zeros(matrix.shape[0] - damping.size)])
@@ -88,7 +89,7 @@ def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint, seed):
     sizes = [dt] * h
     if joint:
         q = matrix.shape[0] - h * dt
-        k = to_numpy(free.V).shape[1]
+        k = to_numpy(free.params.V).shape[1]
         sizes += [q // k] * k
     blocks = np.zeros_like(matrix)
     start = 0
@@ -143,7 +144,7 @@ def test_conjugate_gradients_solve_the_dense_system(xp, tight_cg, prob, mu, outp
 @given(problems())
 def test_matrix_free_hidden_step_is_critical_for_its_pattern(xp, tight_cg, prob):
     Xt, Y, params, fw, l2 = start_state(xp, prob)
-    system = MatrixFreeSystem.build(Xt, Y, params, fw, l2, xp, joint=False)
+    system = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=False)
     solution, iterations = system.solve(0.0)
     solved = params.replace(Wt=params.Wt + hidden_part(solution, system.shape, xp))
     before = gradients(Xt, Y, params, fw, l2, xp).Wt

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems, solve_tolerance
 
 import relu_altmin
-from relu_altmin._fit import MU_GROW, MU_INIT, MU_MIN, MU_SHRINK, MU_SWITCH, STEPS
+from relu_altmin._fit import MU_GROW, MU_INIT, MU_MIN, MU_SHRINK, MU_SWITCH, STEPS, _evaluate
 from relu_altmin._model import Params, augment, forward, relative_residuals
-from relu_altmin._steps import HiddenSystem, hidden_solve
+from relu_altmin._rows import make_rows
+from relu_altmin._steps import HiddenSystem
 
 #: Damping values the damped-step properties are checked at.
 mus = st.floats(1e-8, 1e4).map(lambda m: float(m))
@@ -29,6 +30,18 @@ def run_fit(xp, prob: Problem, **overrides):
     if not prob.train_output:
         kwargs["output_weights"] = xp.asarray(prob.output_weights)
     return relu_altmin.fit(xp.asarray(prob.X), xp.asarray(prob.y), prob.hidden, **kwargs)
+
+
+def hidden_system(kind, xp, prob: Problem, params: Params, l2: float, *, joint: bool,
+                  chunk_rows: int | None = None):
+    """``kind.build`` (``HiddenSystem`` or ``MatrixFreeSystem``) at ``params`` on the problem's
+    rows: in memory, or streamed ``chunk_rows`` rows at a time."""
+    X = xp.asarray(prob.X)
+    Y = xp.asarray(np.reshape(prob.y, (prob.X.shape[0], -1)))
+    rows = make_rows(X, Y, prob.bias, params.Wt.shape[0], chunk_rows)
+    rows.scan()
+    state = _evaluate(rows, params, prob.negative_slope, l2)
+    return kind.build(rows, params, prob.negative_slope, l2, state, joint=joint)
 
 
 def numpy_hidden(net_arrays: dict, X: np.ndarray, slope: float, skip: bool) -> np.ndarray:
@@ -103,7 +116,8 @@ def test_hidden_step_is_critical_for_its_pattern(xp, prob):
     slope = prob.negative_slope
     fw = forward(Xt, params, slope, xp)
     for attempt in range(8):
-        W_star = hidden_solve(Xt, Y, params, fw, start.l2, xp)
+        W_star = params.Wt + hidden_system(HiddenSystem, xp, prob, params, start.l2,
+                                           joint=False).step(0.0)
         solved = params.replace(Wt=W_star)
         arrays = {"W": to_numpy(W_star), "b": None, "V": to_numpy(solved.V),
                   "c": None if solved.c is None else to_numpy(solved.c)}
@@ -201,7 +215,7 @@ def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
     Xt, Y, params, fw, l2 = start_state(xp, prob, output_scale)
     n = prob.X.shape[0]
     w_t = to_numpy(params.Wt).ravel()
-    w = w_t + to_numpy(HiddenSystem.build(Xt, Y, params, fw, l2, xp, joint=False)
+    w = w_t + to_numpy(hidden_system(HiddenSystem, xp, prob, params, l2, joint=False)
                        .step(mu)).ravel()
     JW, _ = reference_jacobian(Xt, Y, params, fw)
     G = JW.T @ JW
@@ -233,7 +247,8 @@ def test_joint_step_solves_damped_gauss_newton_problem(xp, prob, mu, output_scal
     A = J.T @ J + np.diag(np.r_[mu * np.diag(JW.T @ JW), np.zeros(q)] + n * l2 * penalised)
     E = (to_numpy(Y) - to_numpy(fw.F)).ravel()
     b = J.T @ E - n * l2 * penalised * current
-    x = to_numpy(HiddenSystem.build(Xt, Y, params, fw, l2, xp, joint=True).solution(mu))[:, 0]
+    x = to_numpy(hidden_system(HiddenSystem, xp, prob, params, l2, joint=True)
+                 .solution(mu))[:, 0]
     terms = np.linalg.norm(J) * np.linalg.norm(E) + n * l2 * np.linalg.norm(current)
     damped_problem_check(A, x, b, terms, mu, "joint")
 
@@ -274,14 +289,14 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
 @given(problems())
 def test_fit_takes_the_documented_damped_step(xp, step, prob):
     """fit's first accepted step is the start plus HiddenSystem's step at the recorded mu."""
-    Xt, Y, params, fw, l2 = start_state(xp, prob)
+    _, _, params, _, l2 = start_state(xp, prob)
     result = run_fit(xp, prob, max_iter=1, step=step, tol=0.0)
     record = result.history[-1]
     if record.mu > MU_SWITCH:
         event("no damped step accepted: switched to the paper's step")
         return
-    system = HiddenSystem.build(Xt, Y, params, fw, l2, xp,
-                                joint=step == "joint" and prob.train_output)
+    system = hidden_system(HiddenSystem, xp, prob, params, l2,
+                           joint=step == "joint" and prob.train_output)
     expected = to_numpy(params.Wt + system.step(record.mu))
     net = result.network
     fitted = to_numpy(net.W) if net.b is None else np.c_[to_numpy(net.W), to_numpy(net.b)]

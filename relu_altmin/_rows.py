@@ -1,0 +1,329 @@
+"""The training rows as a sum over row chunks: in memory, streamed, or on a Dask cluster.
+
+Everything the fit reads from the data is a sum over rows (DESIGN §2: the Gram matrix ``G``,
+the right-hand sides, the output step's ``Hb^T Hb`` and ``Hb^T Y``, the squared error, the
+gradients, the products of conjugate gradients). A :class:`Rows` object computes such a sum
+with ``rows.reduce(fn, *args)``: ``fn(Xt, Y, *args)`` is called on every chunk of the
+float64 rows ``Xt = [X, 1]`` and targets ``Y`` (2-D), and the results (arrays, scalars or
+``None``, possibly in tuples) are added. The small solves then run on the sums, so peak memory
+depends on the chunk size and the model, never on the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
+
+from ._model import augment
+from ._validation import check_array, check_data, check_shapes, common_namespace
+
+#: Elements (not bytes) of the largest ``rows x width`` temporary a streamed chunk allocates:
+#: the default chunk is ``CHUNK_ELEMENTS // width`` rows, ``width`` the widest of the
+#: features, hidden units and outputs.
+CHUNK_ELEMENTS = 2**22
+
+
+class Chunks:
+    """Training data given as row chunks ``(X_chunk, y_chunk)``, read again on every pass.
+
+    Pass it to :func:`relu_altmin.fit` as ``X`` with ``y=None``. The fit reads the chunks once
+    to validate them and once or more per iteration, keeping one chunk in memory at a time.
+
+    Parameters
+    ----------
+    source : callable or iterable
+        A function of no arguments returning an iterable of ``(X_chunk, y_chunk)`` pairs
+        (called once per pass: a generator function that reads a file, say), or a re-iterable
+        collection of pairs (a list). Every pass must yield the same rows in the same order.
+        ``X_chunk`` has shape ``(rows, d)``; ``y_chunk`` ``(rows,)`` or ``(rows, k)``; all
+        chunks share one array namespace, device, ``d``, ``k`` and dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu_altmin
+    >>> X, y = relu_altmin.load_diabetes()
+    >>> def chunks():
+    ...     for start in range(0, len(X), 100):
+    ...         yield X[start:start + 100], y[start:start + 100]
+    >>> result = relu_altmin.fit(relu_altmin.Chunks(chunks), None, 8, seed=0, max_iter=5)
+    """
+
+    def __init__(self, source: Callable[[], Iterable[Any]] | Iterable[Any]) -> None:
+        if isinstance(source, Iterator):
+            raise TypeError("Chunks needs a re-iterable source: pass a function that returns "
+                            "a fresh iterator (a generator function), or a list, not an "
+                            "iterator, which a second pass would find empty")
+        if not callable(source) and not isinstance(source, Iterable):
+            raise TypeError("Chunks needs a function returning an iterable of (X, y) pairs or "
+                            f"a list of pairs, got {type(source).__name__}")
+        self.source = source
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.source() if callable(self.source) else self.source)
+
+
+@dataclass
+class Stats:
+    """Sums over all rows read once before training: sizes and scales of the data."""
+
+    n: int
+    x_squares: float  # sum of X**2 (without the bias column)
+    y_squares: float  # sum of Y**2
+
+
+class Rows:
+    """Training rows read by :meth:`reduce`; see the module docstring.
+
+    Attributes: ``xp`` (namespace of the chunks and of the parameters: the small solves run
+    here), ``d``, ``k``, ``bias``, ``stats``, ``dtype`` and ``y_ndim`` (of the caller's data),
+    ``template`` (an array in the caller's namespace and on its device).
+    """
+
+    xp: Any
+    d: int
+    k: int
+    bias: bool
+    stats: Stats
+    dtype: Any
+    y_ndim: int
+    template: Any
+
+    @property
+    def n(self) -> int:
+        return self.stats.n
+
+    @property
+    def dt(self) -> int:
+        """Columns of ``Xt``: ``d`` plus the bias column."""
+        return self.d + int(self.bias)
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``sum over chunks of fn(Xt, Y, *args)`` (tuples and ``None`` added entrywise)."""
+        raise NotImplementedError
+
+    def in_memory(self) -> list[tuple[Any, Any]] | None:
+        """The float64 chunks ``(Xt, Y)`` when they are held in memory, else ``None``."""
+        return None
+
+    def to_working(self, a: Any) -> Any:
+        """An array of the caller's namespace as an array of :attr:`xp` (the same, but Dask)."""
+        return a
+
+    def to_caller(self, a: Any) -> Any:
+        """An array of :attr:`xp` in the caller's namespace (the same, but for Dask)."""
+        return a
+
+    def scan(self) -> None:
+        """Read every chunk once: count rows, reject NaN or inf, sum squares (:attr:`stats`)."""
+        n, x_sq, y_sq, bad_x, bad_y = self.reduce(_scan_sums, self.d)
+        if int(bad_x):
+            raise ValueError("X contains NaN or inf")
+        if int(bad_y):
+            raise ValueError("y contains NaN or inf")
+        if int(n) < 1:
+            raise ValueError("X must have at least one row (sample), got 0")
+        self.stats = Stats(int(n), float(x_sq), float(y_sq))
+
+
+def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -> Rows:
+    """Check the training data's types and shapes and wrap it as :class:`Rows` (``fit``'s
+    rules); :meth:`Rows.scan` then reads the values.
+
+    Arrays in memory are converted to float64 once and kept (one chunk), unless
+    ``chunk_rows`` is given; a ``numpy.memmap`` is streamed, ``chunk_rows`` rows at a time
+    (default ``CHUNK_ELEMENTS // width``, ``width`` the largest of ``d + 1``, ``hidden`` and
+    ``k``); a :class:`Chunks` is read chunk by chunk; Dask arrays are reduced block by block
+    on the active scheduler.
+    """
+    if isinstance(X, Chunks):
+        if y is not None:
+            raise ValueError("y must be None when X is a Chunks: its chunks carry the targets")
+        if chunk_rows is not None:
+            raise ValueError("chunk_rows does not apply to a Chunks: it is read in its own "
+                             "chunks")
+        return _IteratedRows(X, bias)
+    if is_dask_array(X) or is_dask_array(y):
+        common_namespace({"X": X, "y": y})
+        check_shapes(X, y)
+        if chunk_rows is not None:
+            raise ValueError("chunk_rows does not apply to dask arrays: they are read in their "
+                             "own blocks (rechunk them instead)")
+        return _DaskRows(X, y, bias)
+    if chunk_rows is None and not isinstance(X, np.memmap) and not isinstance(y, np.memmap):
+        xp, X64, Y = check_data(X, y)
+        return _InMemoryRows(xp, augment(X64, bias, xp), Y, bias, X.dtype, y)
+    xp = check_shapes(X, y)
+    check_array(X, "X", xp, finite=False)
+    check_array(y, "y", xp, finite=False)
+    width = max(X.shape[1] + 1, hidden, 1 if y.ndim == 1 else y.shape[1])
+    return _SlicedRows(xp, X, y, bias, chunk_rows or max(1, CHUNK_ELEMENTS // width))
+
+
+def add(a: Any, b: Any) -> Any:
+    """Entrywise sum of two chunk results (arrays, numbers, ``None``, tuples of these)."""
+    if a is None:
+        return b
+    if isinstance(a, tuple):
+        return tuple(add(u, v) for u, v in zip(a, b, strict=True))
+    return a + b
+
+
+def prepare(X: Any, y: Any, bias: bool) -> tuple[Any, Any]:
+    """A raw chunk as float64 ``(Xt, Y)``: the bias column appended, ``Y`` 2-D (copies)."""
+    xp = array_namespace(X, y)
+    Y = y[:, None] if y.ndim == 1 else y
+    return (augment(xp.astype(X, xp.float64, copy=True), bias, xp),
+            xp.astype(Y, xp.float64, copy=True))
+
+
+def _scan_sums(Xt: Any, Y: Any, d: int) -> tuple[Any, ...]:
+    """Rows, ``sum X^2``, ``sum Y^2`` and counts of non-finite entries of one chunk."""
+    xp = array_namespace(Xt, Y)
+
+    def bad(a: Any) -> Any:
+        return xp.sum(xp.astype(~xp.isfinite(a), xp.int64))
+
+    X = Xt[:, :d]
+    return Xt.shape[0], xp.sum(X * X), xp.sum(Y * Y), bad(X), bad(Y)
+
+
+class _InMemoryRows(Rows):
+    """Arrays in memory: one float64 chunk, kept for the whole fit."""
+
+    def __init__(self, xp: Any, Xt: Any, Y: Any, bias: bool, x_dtype: Any, y: Any) -> None:
+        self.xp, self.Xt, self.Y, self.bias = xp, Xt, Y, bias
+        self.d, self.k = Xt.shape[1] - int(bias), Y.shape[1]
+        self.dtype = xp.result_type(x_dtype, y.dtype)
+        self.y_ndim, self.template = y.ndim, Xt
+        X = Xt[:, :self.d]
+        self.stats = Stats(Xt.shape[0], float(xp.sum(X * X)), float(xp.sum(Y * Y)))
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(self.Xt, self.Y, *args)
+
+    def in_memory(self) -> list[tuple[Any, Any]] | None:
+        return [(self.Xt, self.Y)]
+
+    def scan(self) -> None:
+        pass  # check_data has read the values; the stats are set
+
+
+class _SlicedRows(Rows):
+    """An array (a ``numpy.memmap``, say) read ``chunk_rows`` rows at a time on every pass."""
+
+    def __init__(self, xp: Any, X: Any, y: Any, bias: bool, chunk_rows: int) -> None:
+        self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, chunk_rows
+        self.d, self.k = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
+        self.dtype, self.y_ndim, self.template = xp.result_type(X.dtype, y.dtype), y.ndim, X
+        self.total = X.shape[0]
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        total = None
+        for start in range(0, self.total, self.chunk_rows):
+            stop = min(start + self.chunk_rows, self.total)
+            Xt, Y = prepare(self.X[start:stop, ...], self.y[start:stop, ...], self.bias)
+            total = add(total, fn(Xt, Y, *args))
+        return total
+
+
+class _IteratedRows(Rows):
+    """A :class:`Chunks`: its source is iterated once per pass."""
+
+    def __init__(self, chunks: Chunks, bias: bool) -> None:
+        self.chunks, self.bias = chunks, bias
+        first = next(iter(chunks), None)
+        if first is None:
+            raise ValueError("X (a Chunks) yielded no chunks")
+        X, y = self._checked(first, 0)
+        self.xp = common_namespace({"X chunk": X, "y chunk": y})
+        self.d, self.k = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
+        self.dtype, self.y_ndim, self.template = self.xp.result_type(X.dtype, y.dtype), y.ndim, X
+        self._first = (X, y)
+
+    def _checked(self, chunk: Any, index: int) -> tuple[Any, Any]:
+        """One chunk, validated against the first (shapes, namespace, dtypes, device)."""
+        if not (isinstance(chunk, tuple | list) and len(chunk) == 2):
+            raise TypeError(f"chunk {index} of X (a Chunks) must be a pair (X_chunk, y_chunk), "
+                            f"got {type(chunk).__name__}")
+        X, y = chunk
+        for name, a in (("X", X), ("y", y)):
+            if not is_array_api_obj(a):
+                raise TypeError(f"{name} of chunk {index} must be an array, got "
+                                f"{type(a).__name__}")
+        xp = check_shapes(X, y, allow_empty=True, where=f" (chunk {index})")
+        check_array(X, f"X (chunk {index})", xp, finite=False)
+        check_array(y, f"y (chunk {index})", xp, finite=False)
+        if index:
+            X0, y0 = self._first
+            if array_namespace(X) is not self.xp or X.dtype != X0.dtype or y.dtype != y0.dtype \
+                    or device(X) != device(X0):
+                raise TypeError(f"chunk {index} differs from chunk 0 in array library, dtype or "
+                                "device")
+            if X.shape[1] != self.d or y.ndim != y0.ndim or y.shape[1:] != y0.shape[1:]:
+                raise ValueError(f"chunk {index} has X {tuple(X.shape)} and y {tuple(y.shape)}; "
+                                 f"chunk 0 has X {tuple(X0.shape)} and y {tuple(y0.shape)}")
+        return X, y
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        total = None
+        for index, chunk in enumerate(self.chunks):
+            X, y = self._checked(chunk, index)
+            if X.shape[0]:
+                Xt, Y = prepare(X, y, self.bias)
+                total = add(total, fn(Xt, Y, *args))
+        if total is None:
+            raise ValueError("X (a Chunks) yielded no rows")
+        return total
+
+
+class _DaskRows(Rows):
+    """Dask arrays: each pass maps over the row blocks on the workers and adds the results
+    in a tree, two at a time; only the sums (model-sized) come back to the client."""
+
+    def __init__(self, X: Any, y: Any, bias: bool) -> None:
+        import dask.array as da
+
+        if X.shape[0] is None or any(c != c for c in X.chunks[0]):
+            raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first")
+        self.X = X.rechunk({1: -1})
+        self.y = y.rechunk({0: self.X.chunks[0]} if y.ndim == 1
+                           else {0: self.X.chunks[0], 1: -1})
+        self.bias, self.d = bias, X.shape[1]
+        self.k = 1 if y.ndim == 1 else y.shape[1]
+        self.dtype, self.y_ndim, self.template = X.dtype, y.ndim, X
+        if not (np.issubdtype(X.dtype, np.floating) and np.issubdtype(y.dtype, np.floating)):
+            raise TypeError("X and y must have a real floating dtype (float32 or float64), got "
+                            f"{X.dtype} and {y.dtype}")
+        self._da = da
+        # The namespace of the blocks (NumPy or CuPy): parameters and small solves live there.
+        self.xp = array_namespace(X._meta)
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        import dask
+
+        shared = dask.delayed(args, traverse=False)  # one copy of the arguments in the graph
+        parts = [dask.delayed(_block_sums)(fn, Xb, yb, self.bias, shared)
+                 for Xb, yb in zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(),
+                                   strict=True)]
+        while len(parts) > 1:
+            pairs = [dask.delayed(add)(*parts[i:i + 2]) for i in range(0, len(parts) - 1, 2)]
+            parts = pairs + parts[len(pairs) * 2:]
+        (total,) = dask.compute(parts[0])
+        return total
+
+    def to_working(self, a: Any) -> Any:
+        return a.compute() if is_dask_array(a) else a
+
+    def to_caller(self, a: Any) -> Any:
+        return self._da.from_array(a, chunks=a.shape)
+
+
+def _block_sums(fn: Callable[..., Any], X: Any, y: Any, bias: bool, args: tuple[Any, ...]) -> Any:
+    """``fn`` on one Dask block (run on a worker)."""
+    Xt, Y = prepare(X, y, bias)
+    return fn(Xt, Y, *args)

@@ -1,0 +1,107 @@
+"""Dask (issue "Scale", item 3): ``fit`` on dask arrays runs on a ``dask.distributed`` cluster.
+
+Each pass maps over the row blocks on the workers and adds the per-block sums in a tree; the
+small solves run on the client. On a ``LocalCluster`` with two worker processes the fit must
+give the NumPy fit of the same data, and the network must come back as dask arrays that
+predict lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import usable_cupy
+
+import relu_altmin
+
+da = pytest.importorskip("dask.array", reason="dask is not installed (the test extra has it)")
+distributed = pytest.importorskip("dask.distributed",
+                                  reason="dask.distributed is not installed (the test extra)")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes: every pass really crosses process boundaries."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as dask_client:
+        yield dask_client
+
+
+def data(one_d: bool, float32: bool) -> tuple[np.ndarray, np.ndarray]:
+    X, y = relu_altmin.load_diabetes()
+    X, y = X[:300], (y[:300] if one_d else np.c_[y[:300], X[:300, 2] * X[:300, 3]])
+    dtype = np.float32 if float32 else np.float64
+    return X.astype(dtype), y.astype(dtype)
+
+
+@pytest.mark.parametrize(("rows_per_block", "one_d", "float32", "step", "slope"), [
+    (37, True, False, "joint", 0.0),
+    (100, False, False, "damped", 0.1),
+    (300, True, True, "exact", 0.0),
+    (64, False, True, "joint", 0.2),
+])
+def test_dask_fit_on_a_cluster_is_the_numpy_fit(client, rows_per_block, one_d, float32, step,
+                                                slope):
+    X, y = data(one_d, float32)
+    kwargs = dict(negative_slope=slope, seed=3, max_iter=3, step=step, tol=0.0, solver="dense")
+    expected = relu_altmin.fit(X, y, 6, **kwargs)
+    Xd = da.from_array(X, chunks=(rows_per_block, 4))  # column blocks are joined by fit
+    yd = da.from_array(y, chunks=(rows_per_block, *y.shape[1:]))
+    with distributed.get_task_stream(client) as tasks:
+        result = relu_altmin.fit(Xd, yd, 6, **kwargs)
+    # The passes ran on the cluster's workers, both of them.
+    assert len({task["worker"] for task in tasks.data}) == 2
+    # Same pattern decisions, same steps; the sums are added in another order (a tree),
+    # so the numbers agree to rounding amplified by the solves' conditioning.
+    assert [(r.step, r.pattern_flips, r.solves) for r in result.history] == \
+        [(r.step, r.pattern_flips, r.solves) for r in expected.history]
+    for got, want in zip(result.history, expected.history, strict=True):
+        assert got.loss == pytest.approx(want.loss, rel=1e-9, abs=1e-12)
+    for name in ("W", "b", "V", "c"):
+        got, want = getattr(result.network, name), getattr(expected.network, name)
+        assert isinstance(got, da.Array) and got.dtype == want.dtype
+        np.testing.assert_allclose(got.compute(), want, rtol=1e-6,
+                                   atol=1e-6 * float(np.abs(want).max()))
+    prediction = result.network.predict(Xd)
+    assert isinstance(prediction, da.Array)
+    np.testing.assert_allclose(prediction.compute(), expected.network.predict(X),
+                               rtol=1e-5, atol=1e-5 * float(np.abs(y).max()))
+
+
+def test_dask_matrix_free_fit_descends(client):
+    X, y = data(True, False)
+    Xd, yd = da.from_array(X, chunks=(75, 10)), da.from_array(y, chunks=75)
+    result = relu_altmin.fit(Xd, yd, 6, seed=0, max_iter=2, solver="cg", tol=0.0)
+    assert result.solver == "cg" and all(r.cg_iterations > 0 for r in result.history[1:])
+    first = relu_altmin.fit(X, y, 6, seed=0, max_iter=1, solver="cg", tol=0.0)
+    # Truncated CG (30 products) amplifies the rounding of the tree-ordered sums: the first
+    # step agrees to about 1e-7, not to rounding (the dense fits above do).
+    assert result.history[1].loss == pytest.approx(first.history[1].loss, rel=1e-5)
+    assert result.history[-1].objective < result.history[0].objective
+
+
+def test_dask_input_is_validated(client):
+    X, y = data(True, False)
+    Xd, yd = da.from_array(X, chunks=(100, 10)), da.from_array(y, chunks=100)
+    bad = da.from_array(np.where(X > 2, np.nan, X), chunks=(100, 10))
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        relu_altmin.fit(bad, yd, 2)
+    with pytest.raises(ValueError, match="chunk_rows does not apply to dask arrays"):
+        relu_altmin.fit(Xd, yd, 2, chunk_rows=10)
+    with pytest.raises(TypeError, match="one array library"):
+        relu_altmin.fit(Xd, y, 2)
+    with pytest.raises(ValueError, match="y must have shape"):
+        relu_altmin.fit(Xd, yd[:-1], 2)
+
+
+def test_dask_with_cupy_blocks(client):
+    cupy = usable_cupy()
+    if cupy is None:
+        pytest.skip("cupy: no usable CUDA device on this machine")
+    X, y = data(True, False)
+    Xd = da.from_array(cupy.asarray(X), chunks=(100, 10))
+    yd = da.from_array(cupy.asarray(y), chunks=100)
+    result = relu_altmin.fit(Xd, yd, 6, seed=0, max_iter=3, solver="dense", tol=0.0)
+    expected = relu_altmin.fit(X, y, 6, seed=0, max_iter=3, solver="dense", tol=0.0)
+    assert result.loss == pytest.approx(expected.loss, rel=1e-9)

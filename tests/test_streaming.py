@@ -1,0 +1,243 @@
+"""Streaming over row chunks (issue "Scale", item 2): every sum the fit reads from the data is
+accumulated chunk by chunk, from arrays, memory-mapped ``.npy`` files or a ``Chunks`` source.
+
+The systems and evaluations built from chunks are compared with the in-memory ones to a
+rounding bound; a streamed fit keeps the critical-point condition of the output layer and
+descends; the three sources give bit-for-bit the same fit on the same chunks; peak memory does
+not grow with the number of rows; bad chunks are rejected with the argument named.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import to_numpy
+from hypothesis import given, note
+from hypothesis import strategies as st
+from strategies import EPS64, problems
+from test_properties import (
+    STEPS,
+    hidden_system,
+    mus,
+    numpy_arrays,
+    objective_rounding,
+    output_tolerance,
+    reference_jacobian,
+    run_fit,
+    start_state,
+)
+
+import relu_altmin
+from relu_altmin._fit import _evaluate
+from relu_altmin._model import forward
+from relu_altmin._rows import make_rows
+from relu_altmin._steps import HiddenSystem, MatrixFreeSystem
+
+joints = st.booleans()
+
+
+def chunk_sizes(n_max: int = 24):
+    return st.integers(1, n_max)
+
+
+def rounding_bound(xp, state, joint: bool, mu: float, damping: np.ndarray) -> np.ndarray:
+    """Entrywise bound for two summation orders of the damped system: ``(n + m) eps`` times
+    the sum of the absolute values of its terms (``|J|^T |J|``)."""
+    Xt, Y, params, fw, l2 = state
+    JW, Jt = reference_jacobian(Xt, Y, params, fw)
+    J = np.abs(np.c_[JW, Jt] if joint else JW)
+    n, m = Y.shape[0], J.shape[1]
+    terms = J.T @ J + n * l2 + mu * np.abs(np.r_[damping, np.zeros(m - damping.size)])
+    return 16 * (n + m) * EPS64 * terms + 1e-300
+
+
+def rhs_bound(state, joint: bool) -> np.ndarray:
+    """Entrywise bound for ``-n grad = J^T E - n l2 w`` summed in two orders: the ridge term
+    is the same in both; each row's ``E = F - Y`` may round differently by ``eps (|F| + |Y|)``
+    (another matrix-product kernel for another chunk shape), and the sum over rows by
+    ``(n + m) eps`` times its absolute terms."""
+    Xt, Y, params, fw, _ = state
+    JW, Jt = reference_jacobian(Xt, Y, params, fw)
+    J = np.abs(np.c_[JW, Jt] if joint else JW)
+    F, Y = to_numpy(fw.F), to_numpy(Y)
+    terms = J.T @ (np.abs(F - Y) + np.abs(F) + np.abs(Y)).ravel()
+    return 16 * (Y.shape[0] + J.shape[1]) * EPS64 * terms + 1e-300
+
+
+# The dense system (matrix, right-hand side, damping) accumulated over chunks of any size is
+# the in-memory one, to the rounding of a different summation order.
+@given(problems(), chunk_sizes(), mus, joints)
+def test_chunked_dense_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joint):
+    joint = joint and prob.train_output
+    state = start_state(xp, prob, 1.5)
+    params, l2 = state[2], state[4]
+    whole = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint)
+    chunked = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint,
+                            chunk_rows=chunk_rows)
+    damping = to_numpy(whole.damping)
+    bound = rounding_bound(xp, state, joint, mu, damping)
+    gap = np.abs(to_numpy(chunked.matrix) - to_numpy(whole.matrix))
+    note(f"chunk_rows {chunk_rows}: matrix error / bound {np.max(gap / bound):.3e}")
+    assert np.all(gap <= bound)
+    assert np.all(np.abs(to_numpy(chunked.damping) - damping) <= np.diag(bound)[:damping.size])
+    rhs_gap = np.abs(to_numpy(chunked.rhs) - to_numpy(whole.rhs))[:, 0]
+    assert np.all(rhs_gap <= rhs_bound(state, joint))
+
+
+# The matrix-free operator and preconditioner streamed over chunks are the in-memory ones.
+@given(problems(), chunk_sizes(), mus, joints)
+def test_chunked_matrix_free_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joint):
+    joint = joint and prob.train_output
+    state = start_state(xp, prob, 1.5)
+    params, l2 = state[2], state[4]
+    whole = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=joint)
+    chunked = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=joint,
+                            chunk_rows=chunk_rows)
+    assert chunked.patterns is None  # streamed: the pattern is recomputed chunk by chunk
+    m = to_numpy(whole.rhs).size
+    eye = xp.eye(m, dtype=xp.float64)
+    columns = [np.stack([to_numpy(system.apply(mu, eye[:, i])) for i in range(m)], axis=1)
+               for system in (whole, chunked)]
+    bound = rounding_bound(xp, state, joint, mu, to_numpy(whole.damping))
+    note(f"chunk_rows {chunk_rows}: operator error / bound "
+         f"{np.max(np.abs(columns[0] - columns[1]) / bound):.3e}")
+    assert np.all(np.abs(columns[0] - columns[1]) <= bound)
+    blocks = [to_numpy(system.blocks) for system in (whole, chunked)]
+    assert np.all(np.abs(blocks[0] - blocks[1])
+                  <= 16 * (prob.X.shape[0] + m) * EPS64 * np.abs(blocks[0]).max() + 1e-300)
+
+
+# One pass over chunks gives the in-memory loss, gradients and pattern flips.
+@given(problems(), chunk_sizes(), st.floats(-1.0, 1.0))
+def test_chunked_evaluation_is_the_in_memory_one(xp, prob, chunk_rows, shift):
+    Xt, Y, params, _, l2 = start_state(xp, prob)
+    moved = params.replace(Wt=params.Wt + shift * xp.flip(params.Wt, axis=0))
+    evaluations = []
+    for rows_per_chunk in (None, chunk_rows):
+        rows = make_rows(xp.asarray(prob.X), Y, prob.bias, prob.hidden, rows_per_chunk)
+        rows.scan()
+        evaluations.append(_evaluate(rows, moved, prob.negative_slope, l2, params.Wt))
+    whole, chunked = evaluations
+    assert chunked.flips == whole.flips
+    # Each row's E = F - Y may round differently by eps (|F| + |Y|); sums over n rows add
+    # (n + m) eps times their absolute terms.
+    fw = forward(Xt, moved, prob.negative_slope, xp)
+    D, H, F, V, Xn, Yn = (np.abs(to_numpy(a)) for a in (fw.D, fw.H, fw.F, moved.V, Xt, Y))
+    E = np.abs(F - Yn)
+    slack = E + F + Yn
+    n = Yn.shape[0]
+    rounding = 16 * (n + Xn.shape[1] + V.shape[0]) * EPS64 / n
+    assert abs(chunked.loss - whole.loss) <= rounding * np.sum(E * slack) + 1e-300
+    bounds = {"Wt": rounding * ((D * (slack @ V.T)).T @ Xn), "V": rounding * (H.T @ slack)}
+    for name, bound in bounds.items():
+        gap = np.abs(to_numpy(getattr(chunked.grad, name)) - to_numpy(getattr(whole.grad, name)))
+        note(f"{name}: error / bound {np.max(gap / (bound + 1e-300)):.3e}")
+        assert np.all(gap <= bound + 1e-300)
+
+
+# Condition 1 and descent for a streamed fit, every step.
+@pytest.mark.parametrize("step", STEPS)
+@given(problems(allow_known_output=False), chunk_sizes())
+def test_streamed_fit_is_output_critical_and_descends(xp, step, prob, chunk_rows):
+    seen = []
+    result = run_fit(xp, prob, max_iter=4, step=step, tol=0.0, chunk_rows=chunk_rows,
+                     callback=lambda rec, net: seen.append((rec, numpy_arrays(net))))
+    for record, arrays in seen:
+        assert record.grad_norm_V <= output_tolerance(prob, arrays)
+    objectives = [rec.objective for rec in result.history]
+    note(f"objectives {objectives}")
+    for before, after in itertools.pairwise(objectives):
+        assert after <= before + objective_rounding(prob, result, before)
+
+
+def _history(result) -> list:
+    return [(r.loss, r.objective, r.step, r.pattern_flips, r.mu, r.solves, r.cg_iterations)
+            for r in result.history]
+
+
+# Arrays read in chunks, a memory-mapped .npy and a Chunks source give the same fit.
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+@given(chunk_rows=st.integers(1, 60), one_d=st.booleans(), float32=st.booleans())
+def test_sources_give_the_same_fit(tmp_path_factory, solver, chunk_rows, one_d, float32):
+    X, y = relu_altmin.load_diabetes()
+    X, y = X[:150], (y[:150] if one_d else np.c_[y[:150], X[:150, 0]])
+    if float32:
+        X, y = X.astype(np.float32), y.astype(np.float32)
+    folder = tmp_path_factory.mktemp("npy")
+    np.save(folder / "X.npy", X)
+    np.save(folder / "y.npy", y)
+    mapped = (np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy", mmap_mode="r"))
+
+    def chunks():
+        for start in range(0, len(X), chunk_rows):
+            yield X[start:start + chunk_rows], y[start:start + chunk_rows]
+
+    kwargs = dict(negative_slope=0.1, seed=1, max_iter=3, solver=solver, tol=0.0)
+    results = [relu_altmin.fit(X, y, 6, chunk_rows=chunk_rows, **kwargs),
+               relu_altmin.fit(*mapped, 6, chunk_rows=chunk_rows, **kwargs),
+               relu_altmin.fit(relu_altmin.Chunks(chunks), None, 6, **kwargs)]
+    for result in results[1:]:
+        assert _history(result) == _history(results[0])
+        for name in ("W", "b", "V", "c"):
+            got, want = getattr(result.network, name), getattr(results[0].network, name)
+            assert not isinstance(got, np.memmap) and got.dtype == X.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def test_peak_memory_does_not_grow_with_rows(tmp_path):
+    """Streaming a memory-mapped .npy: the traced peak of a fit on 8x the rows stays flat."""
+    rng = np.random.default_rng(0)
+    for solver in ("dense", "cg"):  # compile the kernels outside the measurements
+        relu_altmin.fit(rng.standard_normal((9, 6)), rng.standard_normal(9), 5, max_iter=1,
+                        chunk_rows=4, solver=solver)
+    peaks = []
+    for n in (4_000, 32_000):
+        X = rng.standard_normal((n, 6))
+        y = np.maximum(X @ rng.standard_normal(6), 0.0)
+        np.save(tmp_path / f"X{n}.npy", X)
+        np.save(tmp_path / f"y{n}.npy", y)
+        mapped = (np.load(tmp_path / f"X{n}.npy", mmap_mode="r"),
+                  np.load(tmp_path / f"y{n}.npy", mmap_mode="r"))
+        del X, y
+        for solver in ("dense", "cg"):
+            tracemalloc.start()
+            relu_altmin.fit(*mapped, 5, seed=0, max_iter=2, chunk_rows=500, solver=solver)
+            peaks.append((n, solver, tracemalloc.get_traced_memory()[1]))
+            tracemalloc.stop()
+    for (n_small, _, small), (n_large, _, large) in zip(peaks[:2], peaks[2:], strict=True):
+        # A copy of X (8 bytes x 6 columns x n) would add 1.3 MB at n = 32000; allow far less.
+        assert large - small < 8 * 6 * (n_large - n_small) / 8, peaks
+
+
+def test_chunks_rejects_bad_input():
+    X, y = relu_altmin.load_diabetes()
+    fit = relu_altmin.fit
+    cases = [
+        (lambda: relu_altmin.Chunks(iter([(X, y)])), TypeError, "re-iterable"),
+        (lambda: relu_altmin.Chunks(3), TypeError, "function returning an iterable"),
+        (lambda: fit(relu_altmin.Chunks([(X, y)]), y, 2), ValueError, "y must be None"),
+        (lambda: fit(relu_altmin.Chunks([(X, y)]), None, 2, chunk_rows=5), ValueError,
+         "chunk_rows does not apply"),
+        (lambda: fit(relu_altmin.Chunks([]), None, 2), ValueError, "yielded no chunks"),
+        (lambda: fit(relu_altmin.Chunks([X]), None, 2), TypeError, "must be a pair"),
+        (lambda: fit(relu_altmin.Chunks([(X, y), (X[:, :3], y)]), None, 2), ValueError,
+         "chunk 1 has X"),
+        (lambda: fit(relu_altmin.Chunks([(X, y), (X[:5], y)]), None, 2), ValueError,
+         "y (chunk 1) must have shape"),
+        (lambda: fit(relu_altmin.Chunks([(X, y), (X.astype(np.float32), y)]), None, 2),
+         TypeError, "differs from chunk 0"),
+        (lambda: fit(relu_altmin.Chunks([(X, y), (np.where(X > 2, np.nan, X), y)]), None, 2),
+         ValueError, "X contains NaN or inf"),
+        (lambda: fit(relu_altmin.Chunks([(X.astype(int), y)]), None, 2), TypeError,
+         "real floating dtype"),
+        (lambda: fit(X, y, 2, chunk_rows=0), ValueError, "chunk_rows must be >= 1"),
+        (lambda: fit(X, y, 2, chunk_rows=2.5), TypeError, "chunk_rows must be an integer"),
+        (lambda: fit(X, np.where(y > 2, np.inf, y), 2, chunk_rows=7), ValueError,
+         "y contains NaN or inf"),
+    ]
+    for call, error, words in cases:
+        with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+            call()
