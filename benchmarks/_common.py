@@ -54,9 +54,12 @@ def machine_info() -> dict:
 
 def torch_adam(net: Any, X: Any, y: Any, lr: float, slope: float, *, epochs: int | None = None,
                seconds: float = math.inf) -> tuple[float, int, float]:
-    """Full-batch ``torch.optim.Adam`` (float64) on the training MSE of a leaky-ReLU network,
-    from ``net`` (a ``TwoLayerNet`` with biases and 1-D ``V``), for ``epochs`` epochs or until
-    ``seconds`` of wall time have passed. Returns (final MSE, epochs run, training seconds)."""
+    """Full-batch ``torch.optim.Adam`` (in ``X``'s dtype) on the training MSE of a leaky-ReLU
+    network, from ``net`` (a ``TwoLayerNet`` with biases and 1-D ``V``), for ``epochs`` epochs or
+    until ``seconds`` of wall time have passed.
+
+    Returns (final MSE, epochs run, training seconds).
+    """
     import numpy as np
     import torch
 
