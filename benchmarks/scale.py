@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _common import machine_info, torch_adam
@@ -166,6 +167,11 @@ def run_fit(n: int, hidden: int, solver: str, iters: int) -> dict:
     relu_altmin.fit(X[:8], y[:8], 2, max_iter=1)  # compile the Numba kernel outside the timings
     result = relu_altmin.fit(X, y, hidden, negative_slope=SLOPE, seed=0, max_iter=iters,
                              solver=solver, tol=0.0)
+    return {**fit_summary(result), "peak_gb": peak_gb()}
+
+
+def fit_summary(result: Any) -> dict:
+    """What a run records of a ``FitResult``: losses, seconds and CG work per iteration."""
     steps = result.history[1:]
     per_iteration = [b.seconds - a.seconds for a, b in zip(result.history, steps, strict=False)]
     return {
@@ -174,7 +180,6 @@ def run_fit(n: int, hidden: int, solver: str, iters: int) -> dict:
         "seconds_per_iteration": float(np.median(per_iteration)) if steps else None,
         "cg_iterations": [rec.cg_iterations for rec in steps],
         "solves": [rec.solves for rec in steps], "losses": [rec.loss for rec in result.history],
-        "peak_gb": peak_gb(),
     }
 
 
@@ -204,19 +209,11 @@ def run_streamed_fit(directory: str, hidden: int, solver: str, iters: int) -> di
     result = relu_altmin.fit(X, y, hidden, negative_slope=SLOPE, seed=0, max_iter=iters,
                              tol=0.0, solver=solver, progress=True)
     total = time.perf_counter() - began
-    steps = result.history[1:]
-    per_iteration = [b.seconds - a.seconds for a, b in zip(result.history, steps, strict=False)]
-    try:  # fit's default chunk for a memmap (a private constant: None if it moves)
-        from relu_altmin._rows import CHUNK_ELEMENTS
-        chunk_rows = max(1, CHUNK_ELEMENTS // max(D + 1, hidden, 1))
-    except ImportError:
-        chunk_rows = None
+    # fit's default chunk for a memmap (make_rows's rule: the widest per-row temporary)
+    from relu_altmin._rows import CHUNK_ELEMENTS
+    chunk_rows = max(1, CHUNK_ELEMENTS // max(D + 1, hidden, 1))
     return {
-        "solver": result.solver, "loss": result.loss, "start_loss": result.history[0].loss,
-        "seconds": result.history[-1].seconds, "seconds_with_setup": total,
-        "seconds_per_iteration": float(np.median(per_iteration)) if steps else None,
-        "cg_iterations": [rec.cg_iterations for rec in steps],
-        "solves": [rec.solves for rec in steps], "losses": [rec.loss for rec in result.history],
+        **fit_summary(result), "seconds_with_setup": total,
         "times": [rec.seconds for rec in result.history], "stop_reason": result.stop_reason,
         "chunk_rows": chunk_rows, "peak_gb": peak_gb(), **sampler.stop(),
     }
@@ -236,6 +233,15 @@ def run_streamed_adam(directory: str, hidden: int, seconds: float, lr: float) ->
                                         seconds=seconds)
     return {"lr": lr, "loss": final, "epochs": epochs, "seconds": elapsed,
             "peak_gb": peak_gb()}
+
+
+def adam_runs(args: argparse.Namespace, kind: str, *cell: str, seconds: float) -> dict:
+    """Adam runs (``--cell kind *cell seconds lr``) at every ``--adam-lrs``, for ``seconds``
+    each: ``{"adam": [...], "adam_best": the lowest final loss or None}``."""
+    adam = [in_subprocess(args.threads, kind, *cell, str(seconds), str(lr))
+            for lr in args.adam_lrs]
+    valid = [a for a in adam if "error" not in a]
+    return {"adam": adam, "adam_best": min(valid, key=lambda a: a["loss"]) if valid else None}
 
 
 def in_subprocess(threads: int, *args: str, echo: bool = False) -> dict:
@@ -443,12 +449,8 @@ def streamed(args: argparse.Namespace) -> None:
                                         solver, str(args.iters), echo=True)
         budget_from = next((row[s] for s in args.solvers if "error" not in row[s]), None)
         if budget_from is not None:
-            adam = [in_subprocess(args.threads, "sadam", str(directory), str(hidden),
-                                  str(budget_from["seconds"]), str(lr))
-                    for lr in args.adam_lrs]
-            row["adam"] = adam
-            valid = [a for a in adam if "error" not in a]
-            row["adam_best"] = min(valid, key=lambda a: a["loss"]) if valid else None
+            row.update(adam_runs(args, "sadam", str(directory), str(hidden),
+                                 seconds=budget_from["seconds"]))
         print(json.dumps(row), flush=True)
         rows.append(row)
     name = args.name or "scale_streamed"
@@ -523,12 +525,7 @@ def main() -> None:
         if 24 * unknowns**2 <= args.dense_budget:
             row["dense"] = in_subprocess(args.threads, "fit", *cell, "dense", str(args.iters))
         if "error" not in row["cg"]:
-            budget = str(row["cg"]["seconds"])
-            adam = [in_subprocess(args.threads, "adam", *cell, budget, str(lr))
-                    for lr in args.adam_lrs]
-            row["adam"] = adam
-            valid = [a for a in adam if "error" not in a]
-            row["adam_best"] = min(valid, key=lambda a: a["loss"]) if valid else None
+            row.update(adam_runs(args, "adam", *cell, seconds=row["cg"]["seconds"]))
         print(json.dumps(row), flush=True)
         rows.append(row)
     report = {"benchmark": name, "n": args.n, "hidden": args.hidden, "d": D,

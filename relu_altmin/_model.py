@@ -289,11 +289,12 @@ def relative_residuals(
 
     See :func:`residual_ratios`.
     """
+    n = Y.shape[0]
     d = Xt.shape[1] - 1 if params.bias else Xt.shape[1]
-    return residual_ratios(gradients(Xt, Y, params, fw, l2, xp), params, l2, Y.shape[0],
+    _, gWt, gV, gc, h_squares = error_sums(Xt, Y, params, fw)
+    return residual_ratios(scale_gradients(gWt, gV, gc, params, l2, n), params, l2, n,
                            math.sqrt(float(sum_squares(Xt[:, :d], xp))),
-                           math.sqrt(float(sum_squares(Y, xp))),
-                           math.sqrt(float(sum_squares(fw.H, xp))), xp)
+                           math.sqrt(float(sum_squares(Y, xp))), math.sqrt(float(h_squares)), xp)
 
 
 def residual_ratios(g: Gradients, params: Params, l2: float, n: int, x_norm: float,

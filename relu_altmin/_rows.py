@@ -147,19 +147,19 @@ def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -
             raise ValueError("chunk_rows does not apply to a Chunks: it is read in its own "
                              "chunks")
         return _IteratedRows(X, bias)
-    if is_dask_array(X) or is_dask_array(y):
-        common_namespace({"X": X, "y": y})
-        check_shapes(X, y)
-        if chunk_rows is not None:
-            raise ValueError("chunk_rows does not apply to dask arrays: they are read in their "
-                             "own blocks (rechunk them instead)")
-        return _DaskRows(X, y, bias)
-    if chunk_rows is None and not isinstance(X, np.memmap) and not isinstance(y, np.memmap):
+    dask = is_dask_array(X) or is_dask_array(y)
+    if chunk_rows is None and not dask and not isinstance(X, np.memmap) \
+            and not isinstance(y, np.memmap):
         xp, X64, Y = check_data(X, y)
         return _InMemoryRows(xp, augment(X64, bias, xp), Y, bias, X.dtype, y)
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=False)
     check_array(y, "y", xp, finite=False)
+    if dask:
+        if chunk_rows is not None:
+            raise ValueError("chunk_rows does not apply to dask arrays: they are read in their "
+                             "own blocks (rechunk them instead)")
+        return _DaskRows(X, y, bias)
     width = max(X.shape[1] + 1, hidden, 1 if y.ndim == 1 else y.shape[1])
     return _SlicedRows(xp, X, y, bias, chunk_rows or max(1, CHUNK_ELEMENTS // width))
 
@@ -288,7 +288,7 @@ class _DaskRows(Rows):
     def __init__(self, X: Any, y: Any, bias: bool) -> None:
         import dask.array as da
 
-        if X.shape[0] is None or any(c != c for c in X.chunks[0]):
+        if any(c != c for c in X.chunks[0]):  # NaN: unknown block sizes
             raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first")
         self.X = X.rechunk({1: -1})
         self.y = y.rechunk({0: self.X.chunks[0]} if y.ndim == 1
@@ -296,9 +296,6 @@ class _DaskRows(Rows):
         self.bias, self.d = bias, X.shape[1]
         self.k = 1 if y.ndim == 1 else y.shape[1]
         self.dtype, self.y_ndim, self.template = X.dtype, y.ndim, X
-        if not (np.issubdtype(X.dtype, np.floating) and np.issubdtype(y.dtype, np.floating)):
-            raise TypeError("X and y must have a real floating dtype (float32 or float64), got "
-                            f"{X.dtype} and {y.dtype}")
         self._da = da
         # The namespace of the blocks (NumPy or CuPy): parameters and small solves live there.
         self.xp = array_namespace(X._meta)

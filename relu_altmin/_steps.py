@@ -251,7 +251,7 @@ class MatrixFreeSystem(_DampedSystem):
     params: Params
     negative_slope: float
     joint: bool
-    patterns: Any  # per in-memory chunk (D, Hb), computed once; None for streamed rows
+    patterns: Any  # per in-memory chunk (Xt, D, Hb), computed once; None for streamed rows
     l2: float
     penalised: Any  # diagonal of P (ones, zero at the output bias) for joint=True, else None
     rhs: Any  # flat, length p (+ q): -n grad
@@ -279,7 +279,8 @@ class MatrixFreeSystem(_DampedSystem):
                 xp.expand_dims(_output_matrix(gram, n, h, l2, xp), axis=0), xp)[0, :, :]
         chunks = rows.in_memory()
         patterns = None if chunks is None else [
-            _pattern_and_features(Xt, params, negative_slope, joint, xp) for Xt, _ in chunks]
+            (Xt, *_pattern_and_features(Xt, params, negative_slope, joint, xp))
+            for Xt, _ in chunks]
         return MatrixFreeSystem(rows, params, negative_slope, joint, patterns, l2, penalised,
                                 rhs, xp.reshape(damping, (h * dt,)), blocks, output_inverse,
                                 (h, dt), xp)
@@ -292,10 +293,9 @@ class MatrixFreeSystem(_DampedSystem):
         dW = xp.reshape(x[:p], (h, dt))
         dT = self._output_block(x[p:]) if self.joint else None
         V = self.params.V
-        chunks = self.rows.in_memory()
-        if self.patterns is not None and chunks is not None:
+        if self.patterns is not None:
             out_W, out_T = None, None
-            for (Xt, _), (D, Hb) in zip(chunks, self.patterns, strict=True):
+            for Xt, D, Hb in self.patterns:
                 out_W, out_T = add((out_W, out_T), _gauss_newton_product(Xt, D, Hb, V, dW, dT))
         else:
             out_W, out_T = self.rows.reduce(product_sums, self.params, self.negative_slope,

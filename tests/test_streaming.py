@@ -18,6 +18,7 @@ from conftest import to_numpy
 from hypothesis import given, note
 from hypothesis import strategies as st
 from strategies import EPS64, problems
+from test_cg import product_bound
 from test_properties import (
     STEPS,
     hidden_system,
@@ -43,15 +44,15 @@ def chunk_sizes(n_max: int = 24):
     return st.integers(1, n_max)
 
 
-def rounding_bound(xp, state, joint: bool, mu: float, damping: np.ndarray) -> np.ndarray:
-    """Entrywise bound for two summation orders of the damped system: ``(n + m) eps`` times
-    the sum of the absolute values of its terms (``|J|^T |J|``)."""
-    Xt, Y, params, fw, l2 = state
-    JW, Jt = reference_jacobian(Xt, Y, params, fw)
-    J = np.abs(np.c_[JW, Jt] if joint else JW)
-    n, m = Y.shape[0], J.shape[1]
-    terms = J.T @ J + n * l2 + mu * np.abs(np.r_[damping, np.zeros(m - damping.size)])
-    return 16 * (n + m) * EPS64 * terms + 1e-300
+def in_memory_and_chunked(kind, xp, prob, chunk_rows: int, joint: bool):
+    """The start state (output layer scaled off its optimum) and ``kind``'s system there, built
+    in memory and streamed ``chunk_rows`` rows at a time, and the ``joint`` actually used."""
+    joint = joint and prob.train_output
+    state = start_state(xp, prob, 1.5)
+    params, l2 = state[2], state[4]
+    whole = hidden_system(kind, xp, prob, params, l2, joint=joint)
+    chunked = hidden_system(kind, xp, prob, params, l2, joint=joint, chunk_rows=chunk_rows)
+    return state, whole, chunked, joint
 
 
 def rhs_bound(state, joint: bool) -> np.ndarray:
@@ -71,14 +72,10 @@ def rhs_bound(state, joint: bool) -> np.ndarray:
 # the in-memory one, to the rounding of a different summation order.
 @given(problems(), chunk_sizes(), mus, joints)
 def test_chunked_dense_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joint):
-    joint = joint and prob.train_output
-    state = start_state(xp, prob, 1.5)
-    params, l2 = state[2], state[4]
-    whole = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint)
-    chunked = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint,
-                            chunk_rows=chunk_rows)
+    state, whole, chunked, joint = in_memory_and_chunked(HiddenSystem, xp, prob, chunk_rows,
+                                                         joint)
     damping = to_numpy(whole.damping)
-    bound = rounding_bound(xp, state, joint, mu, damping)
+    bound = product_bound(xp, state, joint, mu, damping)
     gap = np.abs(to_numpy(chunked.matrix) - to_numpy(whole.matrix))
     note(f"chunk_rows {chunk_rows}: matrix error / bound {np.max(gap / bound):.3e}")
     assert np.all(gap <= bound)
@@ -90,18 +87,14 @@ def test_chunked_dense_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joi
 # The matrix-free operator and preconditioner streamed over chunks are the in-memory ones.
 @given(problems(), chunk_sizes(), mus, joints)
 def test_chunked_matrix_free_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joint):
-    joint = joint and prob.train_output
-    state = start_state(xp, prob, 1.5)
-    params, l2 = state[2], state[4]
-    whole = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=joint)
-    chunked = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=joint,
-                            chunk_rows=chunk_rows)
+    state, whole, chunked, joint = in_memory_and_chunked(MatrixFreeSystem, xp, prob,
+                                                         chunk_rows, joint)
     assert chunked.patterns is None  # streamed: the pattern is recomputed chunk by chunk
     m = to_numpy(whole.rhs).size
     eye = xp.eye(m, dtype=xp.float64)
     columns = [np.stack([to_numpy(system.apply(mu, eye[:, i])) for i in range(m)], axis=1)
                for system in (whole, chunked)]
-    bound = rounding_bound(xp, state, joint, mu, to_numpy(whole.damping))
+    bound = product_bound(xp, state, joint, mu, to_numpy(whole.damping))
     note(f"chunk_rows {chunk_rows}: operator error / bound "
          f"{np.max(np.abs(columns[0] - columns[1]) / bound):.3e}")
     assert np.all(np.abs(columns[0] - columns[1]) <= bound)
