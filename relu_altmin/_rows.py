@@ -295,7 +295,7 @@ class _DaskRows(Rows):
                            else {0: self.X.chunks[0], 1: -1})
         self.bias, self.d = bias, X.shape[1]
         self.k = 1 if y.ndim == 1 else y.shape[1]
-        self.dtype, self.y_ndim, self.template = X.dtype, y.ndim, X
+        self.dtype, self.y_ndim, self.template = np.result_type(X.dtype, y.dtype), y.ndim, X
         self._da = da
         # The namespace of the blocks (NumPy or CuPy): parameters and small solves live there.
         self.xp = array_namespace(X._meta)

@@ -81,6 +81,18 @@ def test_dask_matrix_free_fit_descends(client):
     assert result.history[-1].objective < result.history[0].objective
 
 
+def test_dask_mixed_dtypes_promote_like_numpy(client):
+    """float32 X with float64 y trains and returns float64, as for NumPy arrays."""
+    X, y = data(True, False)
+    X32 = X.astype(np.float32)
+    expected = relu_altmin.fit(X32, y, 4, seed=0, max_iter=1)
+    result = relu_altmin.fit(da.from_array(X32, chunks=(100, 10)), da.from_array(y, chunks=100),
+                             4, seed=0, max_iter=1)
+    for name in ("W", "b", "V", "c"):
+        assert getattr(result.network, name).dtype == getattr(expected.network, name).dtype \
+            == np.float64
+
+
 def test_dask_input_is_validated(client):
     X, y = data(True, False)
     Xd, yd = da.from_array(X, chunks=(100, 10)), da.from_array(y, chunks=100)
