@@ -12,7 +12,7 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
 - ``altmin_damped`` and ``altmin_exact``: the same with ``step="damped"`` (damped hidden step,
   output layer held, then its exact solve) and ``step="exact"`` (the paper's plain alternation);
 - ``altmin_cg``: the defaults with ``solver="cg"`` (matrix-free hidden steps, truncated
-  conjugate gradients, instead of the dense solve that ``"auto"`` picks on these sizes);
+  conjugate gradients, which ``"auto"`` picks above 500 unknowns, on every size);
 - ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
   module imports), each tuned over the learning-rate grid;
 - ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
@@ -43,9 +43,10 @@ configuration, every run), ``<out>/<name>.md`` (median tables and the target che
 tables and plots from earlier JSON files (merging them).
 
 ``--lbfgs-target`` is the preset of the "converged L-BFGS" target: every data set, h 16 and 64,
-slope 0.1, seeds 0 1 2, methods ``altmin``, ``altmin_damped``, ``altmin_exact``,
-``torch_lbfgs_conv``, ``sklearn_lbfgs_conv`` and ``torch_adam_full``, written to
-``training_lbfgs.*`` (any option given explicitly overrides the preset). For each ``(data set,
+slope 0.1, seeds 0 1 2, methods ``altmin`` (run to convergence too: ``--altmin-max-iter
+1000``; it stops earlier when a step no longer changes the network), ``torch_lbfgs_conv`` and
+``sklearn_lbfgs_conv``, written to ``training_lbfgs.*`` (any option given explicitly overrides
+the preset). For each ``(data set,
 h, slope)`` the better of the two converged L-BFGS runs (lower median final training MSE) sets
 each seed's target loss: its final training MSE, or ``1e-4`` times the variance of the training
 targets (``mean_i ||y_i - mean(y)||^2``) when it got below that (it interpolates). An ``altmin``
@@ -139,7 +140,7 @@ DEFAULT_METHODS = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "sc
                    *BASELINE_METHODS)
 LBFGS_PRESET = {
     "datasets": list(DATASETS), "hidden": [16, 64], "slopes": [0.1], "seeds": [0, 1, 2],
-    "methods": [*ALTMIN_STEPS, "torch_lbfgs_conv", "sklearn_lbfgs_conv", "torch_adam_full"],
+    "methods": ["altmin", "torch_lbfgs_conv", "sklearn_lbfgs_conv"], "altmin_max_iter": 1000,
     "name": "training_lbfgs",
 }
 Trace = list[tuple[float, float]]
@@ -241,8 +242,9 @@ def finite_or_inf(value: float) -> float:
 
 
 def run_altmin(split: Split, hidden: int, slope: float, seed: int,
-               kwargs: dict[str, str]) -> dict[str, Any]:
-    """``relu_altmin.fit`` with its defaults, changed by ``kwargs`` (``step``, ``solver``)."""
+               kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``relu_altmin.fit`` with its defaults, changed by ``kwargs`` (``step``, ``solver``,
+    ``max_iter``)."""
     t0 = time.perf_counter()
     result = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
                              seed=seed, **kwargs)
@@ -566,6 +568,7 @@ class Plan:
     baseline_lrs: tuple[float, ...]
     trf_time_cap: float
     lbfgs_time_cap: float
+    altmin_max_iter: int | None
 
 
 def methods_for(slope: float, methods: Iterable[str]) -> tuple[str, ...]:
@@ -586,7 +589,10 @@ def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, 
     base = {"dataset": split.name, "hidden": hidden, "slope": slope, "seed": seed,
             "method": method}
     if method in ALTMIN_STEPS:
-        return Run(**base, **run_altmin(split, hidden, slope, seed, ALTMIN_STEPS[method]))
+        kwargs = dict(ALTMIN_STEPS[method])
+        if plan.altmin_max_iter is not None:
+            kwargs["max_iter"] = plan.altmin_max_iter
+        return Run(**base, **run_altmin(split, hidden, slope, seed, kwargs))
     if method in TORCH_LBFGS:
         cap = plan.lbfgs_time_cap if method == "torch_lbfgs_conv" else math.inf
         return Run(**base, **run_lbfgs(split, slope, start, **TORCH_LBFGS[method],
@@ -654,6 +660,7 @@ def _config(args: argparse.Namespace, methods: list[str]) -> dict[str, Any]:
         "batch_size": BATCH, "momentum": MOMENTUM, "lbfgs_max_iter": LBFGS_MAX_ITER,
         "lbfgs_history": LBFGS_HISTORY, "torch_lbfgs": TORCH_LBFGS,
         "lbfgs_time_cap_s": args.lbfgs_time_cap, "sklearn_lbfgs": SKLEARN_LBFGS,
+        "altmin_max_iter": args.altmin_max_iter,
         "trf_max_nfev": TRF_MAX_NFEV, "trf_time_cap_s": args.trf_time_cap,
         "sklearn_alpha": SKLEARN_ALPHA, "threads": args.threads, "quick": args.quick,
         "preset": "lbfgs_target" if args.lbfgs_target else "quick" if args.quick else None,
@@ -688,7 +695,7 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         variance = float(np.mean(np.sum((Y - Y.mean(0)) ** 2, axis=1)))
         start = Start.from_fit(split, hidden, slope, seed)
         plan = Plan(methods_for(slope, methods), tuple(args.lrs), tuple(args.baseline_lrs),
-                    args.trf_time_cap, args.lbfgs_time_cap)
+                    args.trf_time_cap, args.lbfgs_time_cap, args.altmin_max_iter)
         for method in plan.methods:
             count += 1
             run = run_method(method, split, hidden, slope, seed, start, plan)
@@ -964,6 +971,8 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
            f"cap {cfg['lbfgs_time_cap_s']:g} s; sklearn_lbfgs_conv: "
            f"{settings(cfg['sklearn_lbfgs']['sklearn_lbfgs_conv'])}. "
            if {"torch_lbfgs_conv", "sklearn_lbfgs_conv"} & set(cfg.get("methods", [])) else "")
+        + (f"altmin variants: max_iter {cfg['altmin_max_iter']}. "
+           if cfg.get("altmin_max_iter") is not None else "")
         + f"Total benchmark time {cfg['total_seconds'] / 60:.1f} min.",
     ]
     if cfg.get("note"):
@@ -1185,9 +1194,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "rates: a few minutes on 2 cores")
     parser.add_argument("--lbfgs-target", action="store_true",
                         help="the converged L-BFGS target: every data set, h 16 and 64, slope "
-                             "0.1, seeds 0 1 2, the altmin variants, torch_lbfgs_conv, "
-                             "sklearn_lbfgs_conv and torch_adam_full, written to "
-                             "training_lbfgs.* (explicit options override the preset)")
+                             "0.1, seeds 0 1 2, altmin with max_iter 1000, torch_lbfgs_conv "
+                             "and sklearn_lbfgs_conv, written to training_lbfgs.* (explicit "
+                             "options override the preset)")
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
                         metavar="METHOD",
                         help=f"methods to run, of {', '.join(PEER_ORDER)} (default: all but "
@@ -1208,6 +1217,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="wall-time cap (s) of each least_squares run")
     parser.add_argument("--lbfgs-time-cap", type=float, default=120.0,
                         help="wall-time cap (s) of each torch_lbfgs_conv run")
+    parser.add_argument("--altmin-max-iter", type=int, default=None,
+                        help="max_iter of the altmin variants (default: fit's, 100)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for BLAS, Numba and torch")
     parser.add_argument("--note", default=None, help="a sentence recorded in the outputs")
@@ -1234,6 +1245,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.from_json:
         runs, meta = load_runs(args.from_json)
+        if args.note:  # a note given with --from-json describes the merge
+            notes = [n for n in (meta["config"].get("note"), args.note) if n]
+            meta["config"]["note"] = " ".join(dict.fromkeys(notes))
         write_outputs(runs, meta, args.out, args.name)
         return
     torch.set_num_threads(args.threads)

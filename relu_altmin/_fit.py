@@ -49,6 +49,9 @@ SOLVERS = ("auto", "dense", "cg")
 #: matrix, the damped copy and the LU factors, ``m`` unknowns) fit in this budget, else uses
 #: conjugate gradients; ``fit(max_dense_bytes=...)`` overrides it.
 DEFAULT_MAX_DENSE_BYTES = 2**30
+#: ... and, for the damped steps, while ``m`` is at most this: above it truncated CG was
+#: faster on every benchmark cell (``docs/method.md``, "Which solver runs").
+AUTO_DENSE_MAX_UNKNOWNS = 500
 STEPS = ("joint", "damped", "exact")
 #: Levenberg-Marquardt rule for the damping ``mu`` of the damped steps: start at ``MU_INIT``;
 #: after an accepted step multiply by ``MU_SHRINK`` (not below ``MU_MIN``); after a rejected
@@ -233,7 +236,9 @@ def fit(
         forms it: preconditioned conjugate gradients on the same system, one
         ``O(n h (d + k))`` product per iteration, a block-diagonal preconditioner
         (``docs/method.md``, "Matrix-free solves"). ``"auto"`` is ``"dense"`` while its
-        ``24 m^2`` bytes fit in ``max_dense_bytes``, else ``"cg"``.
+        ``24 m^2`` bytes fit in ``max_dense_bytes`` and, unless ``step="exact"`` (whose
+        paper step is the exact fixed-pattern minimiser), ``m <= 500``
+        (``AUTO_DENSE_MAX_UNKNOWNS``); else ``"cg"``.
     max_dense_bytes : int or None, default None
         Memory budget of ``solver="auto"``; ``None`` is ``DEFAULT_MAX_DENSE_BYTES`` (1 GiB).
     chunk_rows : int or None, default None
@@ -296,7 +301,7 @@ def fit(
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
     joint = step == "joint" and train_output
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
-    solver = choose_solver(solver, unknowns, max_dense_bytes)
+    solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
 
     def network() -> TwoLayerNet:
@@ -364,12 +369,14 @@ def fit(
         residuals=_residuals(rows, params, state, lam), solver=solver)
 
 
-def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None) -> str:
+def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,
+                  step: str = "joint") -> str:
     """The hidden-step solver ``solver="auto"`` runs for ``unknowns`` (``fit``'s rule)."""
     if solver != "auto":
         return solver
     budget = DEFAULT_MAX_DENSE_BYTES if max_dense_bytes is None else max_dense_bytes
-    return "dense" if 24 * unknowns**2 <= budget else "cg"
+    small = step == "exact" or unknowns <= AUTO_DENSE_MAX_UNKNOWNS
+    return "dense" if small and 24 * unknowns**2 <= budget else "cg"
 
 
 def make_record(

@@ -850,7 +850,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "undamped step (exact)")
         p.add_argument("--solver", choices=SOLVERS, default="auto",
                        help="hidden-step solver: dense, matrix-free conjugate gradients (cg), or "
-                            "dense while it fits in 1 GiB (auto, the default)")
+                            "dense up to 500 unknowns (any for --step exact) while it fits in "
+                            "1 GiB, else cg (auto, the default)")
         p.add_argument("--quiet", action="store_true",
                        help="no progress on standard error")
 

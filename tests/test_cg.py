@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 from conftest import to_numpy
-from hypothesis import event, given, note
+from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 from strategies import EPS64, problems
 from test_properties import (
@@ -31,7 +31,7 @@ from test_properties import (
 
 import relu_altmin
 from relu_altmin import _steps
-from relu_altmin._fit import choose_solver
+from relu_altmin._fit import AUTO_DENSE_MAX_UNKNOWNS, choose_solver
 from relu_altmin._model import forward, gradients
 from relu_altmin._steps import HiddenSystem, MatrixFreeSystem, hidden_part
 
@@ -178,14 +178,32 @@ def test_matrix_free_fit_is_output_critical_and_descends(xp, step, prob):
         assert after <= before + objective_rounding(prob, result, before)
 
 
-# solver="auto" follows the documented budget: dense while 24 m^2 bytes fit.
-@given(st.integers(1, 10**6), st.floats(0.0, 48.0), st.integers(-1, 1))
-def test_auto_solver_follows_the_memory_budget(unknowns, bytes_per_square, offset):
+# solver="auto" follows the documented rule: dense while 24 m^2 bytes fit and, for the damped
+# steps, while m <= AUTO_DENSE_MAX_UNKNOWNS; the paper's step stays dense wherever it fits.
+@settings(max_examples=200)
+@given(st.one_of(st.integers(1, 10**6),
+                 st.integers(-2, 2).map(lambda k: AUTO_DENSE_MAX_UNKNOWNS + k)),
+       st.one_of(st.floats(0.0, 48.0), st.just(48.0)), st.integers(-1, 1),
+       st.sampled_from(STEPS))
+def test_auto_solver_follows_the_documented_rule(unknowns, bytes_per_square, offset, step):
     budget = max(0, int(bytes_per_square * unknowns**2) + offset)
-    chosen = choose_solver("auto", unknowns, budget)
-    assert chosen == ("dense" if 24 * unknowns**2 <= budget else "cg")
-    assert choose_solver("dense", unknowns, budget) == "dense"
-    assert choose_solver("cg", unknowns, budget) == "cg"
+    fits = 24 * unknowns**2 <= budget
+    small = step == "exact" or unknowns <= AUTO_DENSE_MAX_UNKNOWNS
+    assert choose_solver("auto", unknowns, budget, step) == ("dense" if fits and small else "cg")
+    assert choose_solver("dense", unknowns, budget, step) == "dense"
+    assert choose_solver("cg", unknowns, budget, step) == "cg"
+
+
+# fit applies that rule to its own count of unknowns: m = h (d + 1), plus k (h + 1) for "joint".
+@given(st.integers(1, 80), st.sampled_from(STEPS), st.booleans())
+def test_fit_reports_the_auto_solver_for_its_unknowns(hidden, step, train_output):
+    X, y = relu_altmin.load_diabetes()
+    d = X.shape[1]
+    unknowns = hidden * (d + 1) + (hidden + 1 if step == "joint" and train_output else 0)
+    result = relu_altmin.fit(X[:50], y[:50], hidden, seed=0, max_iter=0, step=step,
+                             train_output=train_output,
+                             output_weights=None if train_output else np.ones(hidden))
+    assert result.solver == choose_solver("auto", unknowns, None, step)
 
 
 @pytest.mark.parametrize("step", STEPS)
