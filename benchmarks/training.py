@@ -1175,7 +1175,7 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
             meta = {"machine": report["machine"], "config": dict(report["config"])}
         else:
             cfg = meta["config"]
-            for key in ("datasets", "hidden", "slopes", "seeds", "methods"):
+            for key in ("datasets", "hidden", "slopes", "seeds", "methods", "baselines"):
                 if key in cfg or key in report["config"]:
                     cfg[key] = list(dict.fromkeys([*cfg.get(key, []),
                                                    *report["config"].get(key, [])]))
