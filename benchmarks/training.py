@@ -1162,6 +1162,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def joined_note(*notes: str | None) -> str | None:
+    """The distinct non-empty ``notes`` in order, as one sentence sequence (``None`` if none)."""
+    return " ".join(dict.fromkeys(n for n in notes if n)) or None
+
+
 def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
     """Runs and metadata from earlier JSON files (the first file's metadata, merged config)."""
     runs: list[Run] = []
@@ -1180,8 +1185,7 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
                     cfg[key] = list(dict.fromkeys([*cfg.get(key, []),
                                                    *report["config"].get(key, [])]))
             cfg["total_seconds"] += report["config"]["total_seconds"]
-            notes = [n for n in (cfg.get("note"), report["config"].get("note")) if n]
-            cfg["note"] = " ".join(dict.fromkeys(notes)) or None
+            cfg["note"] = joined_note(cfg.get("note"), report["config"].get("note"))
     # Keep the last occurrence of each (config, seed, method).
     unique = {(r.dataset, r.hidden, r.slope, r.seed, r.method): r for r in runs}
     return list(unique.values()), meta
@@ -1245,9 +1249,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.from_json:
         runs, meta = load_runs(args.from_json)
-        if args.note:  # a note given with --from-json describes the merge
-            notes = [n for n in (meta["config"].get("note"), args.note) if n]
-            meta["config"]["note"] = " ".join(dict.fromkeys(notes))
+        # A note given with --from-json describes the merge.
+        meta["config"]["note"] = joined_note(meta["config"].get("note"), args.note)
         write_outputs(runs, meta, args.out, args.name)
         return
     torch.set_num_threads(args.threads)

@@ -370,7 +370,7 @@ def fit(
 
 
 def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,
-                  step: str = "joint") -> str:
+                  step: str) -> str:
     """The hidden-step solver ``solver="auto"`` runs for ``unknowns`` (``fit``'s rule)."""
     if solver != "auto":
         return solver
