@@ -17,6 +17,11 @@ Examples::
     python benchmarks/kernels.py --quick            # the target cell and a small grid
     python benchmarks/kernels.py                    # the full grid, capped
     python benchmarks/kernels.py --n 20000 --h 32 --d 32 --repeats 7
+    python benchmarks/kernels.py --gpu-target       # on a GPU: the CUDA target cell only
+
+On a machine with a usable CUDA device (CuPy installed), every cell also times the CUDA kernel
+(``masked_gram`` on CuPy arrays) and CuPy's cuBLAS path, with CUDA events; ``--backends none``
+leaves the CPU backends out.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ from relu_altmin.kernels import masked_gram
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = {"n": 20000, "h": 32, "d": 32}
+#: The GPU target cell: the CUDA kernel within ``GPU_LEAKY_FACTOR`` of CuPy's cuBLAS path on
+#: leaky patterns and faster than it on ReLU patterns (0/1, where it skips rows).
+GPU_TARGET = {"n": 100_000, "h": 64, "d": 64}
+GPU_LEAKY_FACTOR = 2.0
+CPU_BACKENDS = ("numba", "blas", "reference")
 PAUSE = 0.05  # seconds between timed calls: lets idle BLAS/OpenMP threads stop spinning
 
 
@@ -141,8 +151,11 @@ def run_cell(cell: dict, backends: dict[str, Callable], repeats: int, cupy) -> d
                 extra_bytes=extra, memory="analytic",
             )
     blas = result["backends"].get("blas")
-    for stats in result["backends"].values():
+    cublas = result["backends"].get("cupy-blas")
+    for name, stats in result["backends"].items():
         stats["speedup_vs_blas"] = blas["seconds"] / stats["seconds"] if blas else None
+        if name in ("cuda", "cupy-blas"):
+            stats["speedup_vs_cublas"] = cublas["seconds"] / stats["seconds"]
     return result
 
 
@@ -180,7 +193,9 @@ def _threading_layer() -> str:
 
 
 def cells_from_args(args) -> tuple[list[dict], list[dict]]:
-    if args.quick:
+    if args.gpu_target:
+        grid = [dict(GPU_TARGET)]
+    elif args.quick:
         grid = [dict(TARGET)] + [
             {"n": n, "h": h, "d": d}
             for n, h, d in itertools.product([1000, 10000], [8, 32], [8, 32])
@@ -217,8 +232,8 @@ def write_markdown(report: dict, path: Path) -> None:
         "peak traced during one call minus the output (p² numbers).",
         "",
         "| n | h | d | slope | dtype | backend | time (ms) | GMAC/s | speedup vs BLAS "
-        "| extra memory (MiB) | output (MiB) |",
-        "|---:|---:|---:|---:|:--|:--|---:|---:|---:|---:|---:|",
+        "| speedup vs cuBLAS | extra memory (MiB) | output (MiB) |",
+        "|---:|---:|---:|---:|:--|:--|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         target = all(r[key] == value for key, value in TARGET.items())
@@ -227,17 +242,55 @@ def write_markdown(report: dict, path: Path) -> None:
             lines.append(
                 f"| {r['n']} | {r['h']} | {r['d']} | {r['slope']} | {r['dtype']} | {label} "
                 f"| {s['seconds'] * 1e3:.1f} | {s['throughput'] / 1e9:.2f} "
-                f"| {s['speedup_vs_blas']:.2f} | {s['extra_bytes'] / 2**20:.2f} "
-                f"| {s['output_bytes'] / 2**20:.2f} |"
+                f"| {_ratio(s['speedup_vs_blas'])} | {_ratio(s.get('speedup_vs_cublas'))} "
+                f"| {s['extra_bytes'] / 2**20:.2f} | {s['output_bytes'] / 2**20:.2f} |"
             )
     lines.append("")
-    lines.append(f"Bold rows: the target cell (n = {TARGET['n']}, h = {TARGET['h']}, "
-                 f"d = {TARGET['d']}).")
+    lines.append(f"Bold rows: the CPU target cell (n = {TARGET['n']}, h = {TARGET['h']}, "
+                 f"d = {TARGET['d']}). Speedups are the BLAS path's time (NumPy on the CPU, "
+                 "CuPy's cuBLAS on the GPU) over the backend's, in the same run.")
+    checks = gpu_target_checks(report["results"])
+    if checks:
+        lines += ["", f"## GPU target (n = {GPU_TARGET['n']}, h = {GPU_TARGET['h']}, "
+                      f"d = {GPU_TARGET['d']})", "",
+                  f"The CUDA kernel faster than CuPy's cuBLAS path on ReLU patterns (slope 0) "
+                  f"and within {GPU_LEAKY_FACTOR:g}x of it on leaky ones.", ""]
+        lines += [f"- slope {c['slope']:g}, {c['dtype']}: CUDA {c['cuda_ms']:.2f} ms, cuBLAS "
+                  f"{c['cublas_ms']:.2f} ms (cuBLAS / CUDA = {c['speedup']:.2f}x, needs "
+                  f"{'>' if c['slope'] == 0 else '>='} {c['needed']:g}x): "
+                  f"**{'pass' if c['pass'] else 'FAIL'}**" for c in checks]
     if report["skipped"]:
         lines += ["", "Skipped cells (over the memory or work cap):", ""]
         lines += [f"- n={c['n']}, h={c['h']}, d={c['d']}, slope={c['slope']}, {c['dtype']}: "
                   f"{c['reason']}" for c in report["skipped"]]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def gpu_target_checks(results: list[dict]) -> list[dict]:
+    """The GPU target per slope and dtype, from every GPU-target cell with both GPU backends:
+    on ReLU patterns (slope 0) the CUDA kernel must take less time than CuPy's cuBLAS path, on
+    leaky ones at most ``GPU_LEAKY_FACTOR`` times as long. ``speedup`` is cuBLAS time over CUDA
+    time and ``needed`` the speedup the rule asks for."""
+    checks = []
+    for r in results:
+        if not all(r[key] == value for key, value in GPU_TARGET.items()):
+            continue
+        cuda, cublas = r["backends"].get("cuda"), r["backends"].get("cupy-blas")
+        if cuda is None or cublas is None:
+            continue
+        relu = r["slope"] == 0
+        passed = (cuda["seconds"] < cublas["seconds"] if relu
+                  else cuda["seconds"] <= GPU_LEAKY_FACTOR * cublas["seconds"])
+        checks.append({"slope": r["slope"], "dtype": r["dtype"],
+                       "speedup": cublas["seconds"] / cuda["seconds"],
+                       "needed": 1.0 if relu else 1.0 / GPU_LEAKY_FACTOR,
+                       "cuda_ms": cuda["seconds"] * 1e3, "cublas_ms": cublas["seconds"] * 1e3,
+                       "pass": passed})
+    return checks
 
 
 def write_plot(report: dict, path: Path) -> None:
@@ -278,8 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"],
                         choices=["float64", "float32"])
-    parser.add_argument("--backends", nargs="+", default=["numba", "blas", "reference"],
-                        help="CPU backends (numba, blas, reference); CuPy ones run with a GPU")
+    parser.add_argument("--gpu-target", action="store_true",
+                        help="the GPU target cell (100000, 64, 64) on the GPU backends only; "
+                             "needs a usable CUDA device")
+    parser.add_argument("--backends", nargs="+", default=list(CPU_BACKENDS),
+                        choices=[*CPU_BACKENDS, "none"],
+                        help="CPU backends ('none': GPU only); the GPU ones run with a GPU")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory-budget", type=float, default=4 * 2**30,
                         help="skip cells whose BLAS path needs more bytes than this")
@@ -288,15 +345,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(RESULTS / "kernels"),
                         help="path prefix of the .json, .md and .png written")
     args = parser.parse_args(argv)
-
-    cells, skipped = cells_from_args(args)
-    backends = cpu_backends(args.backends)
     cupy = usable_cupy()
+    if args.gpu_target:
+        if cupy is None:
+            parser.error("--gpu-target needs CuPy and a usable CUDA device")
+        args.backends, args.slopes = ["none"], [0.0, 0.1]
+        args.memory_budget = max(args.memory_budget, 64 * 2**30)
+        args.max_work = max(args.max_work, 2e12)
+        if args.output == parser.get_default("output"):
+            args.output = str(RESULTS / "kernels_gpu_target")
+
+    backends = cpu_backends(args.backends)
+    if not backends and cupy is None:
+        parser.error("no backend to run: --backends none times the GPU backends only, and "
+                     "there is no usable CUDA device")
+    cells, skipped = cells_from_args(args)
     report = {"machine": machine_info(), "args": vars(args), "results": [], "skipped": skipped}
     for i, cell in enumerate(cells, 1):
         result = run_cell(cell, backends, args.repeats, cupy)
         report["results"].append(result)
-        summary = ", ".join(f"{name} {s['seconds'] * 1e3:.1f} ms ({s['speedup_vs_blas']:.2f}x)"
+        summary = ", ".join(f"{name} {s['seconds'] * 1e3:.1f} ms"
                             for name, s in result["backends"].items())
         print(f"[{i}/{len(cells)}] n={cell['n']} h={cell['h']} d={cell['d']} "
               f"slope={cell['slope']} {cell['dtype']}: {summary}", flush=True)

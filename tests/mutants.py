@@ -1,9 +1,9 @@
 """Mutation check: each property test must fail on a deliberately broken implementation.
 
 Applies one mutant at a time to the source, runs the property tests that should catch it
-(``test_properties.py``, ``test_cg.py`` and ``test_streaming.py``, on the NumPy,
-array-api-strict and PyTorch backends) and restores the file. Not collected by pytest;
-run by hand after changing the tests or the algorithm::
+(``test_properties.py``, ``test_cg.py``, ``test_streaming.py`` on the NumPy,
+array-api-strict and PyTorch backends, and ``test_benchmark_checks.py``) and restores the
+file. Not collected by pytest; run by hand after changing the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
 """
@@ -138,6 +138,18 @@ MUTANTS = [
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, chunk_rows",
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, X.shape[0]",
      "peak_memory"),
+    # The GPU kernel target's verdict (test_benchmark_checks.py).
+    ("gpu target: ReLU tie passes", "benchmarks/kernels.py",
+     'cuda["seconds"] < cublas["seconds"] if relu', 'cuda["seconds"] <= cublas["seconds"] if relu',
+     "gpu_target"),
+    ("gpu target: leaky needs parity", "benchmarks/kernels.py",
+     '<= GPU_LEAKY_FACTOR * cublas["seconds"]', '<= cublas["seconds"]', "gpu_target"),
+    ("gpu target: any cell counts", "benchmarks/kernels.py",
+     "if not all(r[key] == value for key, value in GPU_TARGET.items()):", "if False:",
+     "gpu_target"),
+    ("gpu target: one backend enough", "benchmarks/kernels.py",
+     "if cuda is None or cublas is None:", "if cuda is None and cublas is None:",
+     "gpu_target"),
 ]
 
 
@@ -156,7 +168,7 @@ def main(selected: list[str]) -> int:
         try:
             run = subprocess.run(
                 [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
-                 "tests/test_streaming.py", "-q", "-x",
+                 "tests/test_streaming.py", "tests/test_benchmark_checks.py", "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:
