@@ -48,7 +48,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "versions": {name.replace("-", "_"): _version(name) for name in (
             "relu-altmin", "numpy", "numba", "numba-cuda", "array-api-compat", "torch",
-            "scipy", "scikit-learn", "cupy-cuda12x")},
+            "scipy", "scikit-learn", "cupy-cuda12x", "cupy-cuda13x")},
     }
 
 

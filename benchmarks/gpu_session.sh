@@ -9,22 +9,27 @@
 #       working tree, and the pure-Python wheels the image lacks. Carry .whl to the GPU machine.
 #   bash benchmarks/gpu_session.sh run [STEP ...]
 #       There, from the repository root: installs the wheels offline (no dependencies), then
-#       runs the steps (default: info tests kernels experiments), each under its own time
+#       runs the steps (default: info tests kernels training experiments), each under its own time
 #       limit, and packs everything it wrote into $OUT/gpu_results.tar.gz with repository-
 #       relative paths. Extract that at the repository root here and commit what it holds.
 #
 # Steps and what they write (under benchmarks/results/ unless noted):
-#   info         nvidia-smi and the versions of python3's packages (into gpu_session.md)
+#   info         nvidia-smi and the versions of python3's packages (into gpu_session.md, to
+#                which every call appends a section)
 #   tests        the CUDA kernel tests on the device for real (no simulator) and every test
 #                parametrised over the cupy backend; the log is gpu_tests.log
 #   kernels      benchmarks/kernels.py --gpu-target (kernels_gpu_target.*: the CUDA kernel
 #                against CuPy's cuBLAS path at n = 1e5, h = 64, d = 64) and --quick with the
 #                GPU backends beside the CPU ones (kernels_gpu_quick.*)
+#   training     benchmarks/training.py --quick --backend cupy: fit and our baselines on CuPy,
+#                the torch peers on CUDA (training_quick_cupy.*)
 #   experiments  the four convergence experiments, --full --backend cupy, into
 #                benchmarks/experiments/results/full/
-# gpu_session.md records every step's command, exit status and seconds. Time limits (seconds)
-# come from GPU_TESTS_S, GPU_KERNELS_S and GPU_EXPERIMENT_S (each experiment); the defaults fit
-# "info tests kernels" in one 10-minute call and "experiments" in another.
+# gpu_session.md records every step's command, exit status and seconds. Time limits (seconds):
+# GPU_TESTS_S (240 for the cupy tests, half for the CUDA ones), GPU_KERNELS_S (110 per run),
+# GPU_TRAINING_S (120) and GPU_EXPERIMENT_S (110 per experiment): "info tests kernels" fits in
+# one 10-minute call and "training experiments" in another (if an experiment is stopped by its
+# limit, give it a call of its own with a larger GPU_EXPERIMENT_S).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +66,7 @@ run_step() {
 
 step_info() {
     {
-        echo '## Machine'
+        echo '### Machine'
         echo
         echo '```'
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
@@ -90,13 +95,14 @@ step_tests() {
     local pytest=("$PYTHON" -P -m pytest -q -rs -p no:cacheprovider
                   -W "ignore:Grid size" -W "ignore:Host array used in CUDA kernel"
                   -W "default::DeprecationWarning")
-    run_step tests-cuda "${GPU_TESTS_S:-300}" "${pytest[@]}" tests/test_kernels.py -k cuda \
+    run_step tests-cuda "$(( ${GPU_TESTS_S:-240} / 2 ))" "${pytest[@]}" \
+        tests/test_kernels.py -k cuda \
         2>&1 | tee "$RESULTS/gpu_tests.log"
-    run_step tests-cupy "${GPU_TESTS_S:-300}" "${pytest[@]}" tests -k cupy \
+    run_step tests-cupy "${GPU_TESTS_S:-240}" "${pytest[@]}" tests -k cupy \
         2>&1 | tee -a "$RESULTS/gpu_tests.log"
     {
         echo
-        echo '## Tests'
+        echo '### Tests'
         echo
         echo 'The summary lines of `gpu_tests.log` (CUDA kernel tests, then the cupy-backend ones):'
         echo
@@ -107,15 +113,22 @@ step_tests() {
 }
 
 step_kernels() {
-    run_step kernels-target "${GPU_KERNELS_S:-200}" "$PYTHON" benchmarks/kernels.py --gpu-target
-    run_step kernels-quick "${GPU_KERNELS_S:-200}" "$PYTHON" benchmarks/kernels.py --quick \
+    run_step kernels-target "${GPU_KERNELS_S:-110}" "$PYTHON" benchmarks/kernels.py --gpu-target
+    run_step kernels-quick "${GPU_KERNELS_S:-110}" "$PYTHON" benchmarks/kernels.py --quick \
         --output "$RESULTS/kernels_gpu_quick"
+}
+
+step_training() {
+    # The methods that run on the GPU: scikit-learn and SciPy are CPU-only (training.md has them).
+    run_step training "${GPU_TRAINING_S:-120}" "$PYTHON" benchmarks/training.py --quick \
+        --backend cupy --name training_quick_cupy --methods altmin torch_adam_full \
+        torch_adam_mb64 torch_sgd_full torch_sgd_mb64 torch_lbfgs ours_gd ours_adam
 }
 
 step_experiments() {
     local script
     for script in teacher_recovery skip_connections identity_mapping momentum_overparam; do
-        run_step "$script" "${GPU_EXPERIMENT_S:-130}" "$PYTHON" \
+        run_step "$script" "${GPU_EXPERIMENT_S:-110}" "$PYTHON" \
             "benchmarks/experiments/$script.py" --full --backend cupy \
             --out benchmarks/experiments/results/full
     done
@@ -138,25 +151,27 @@ pack() {
 
 run() {
     local steps=("$@")
-    [ ${#steps[@]} -gt 0 ] || steps=(info tests kernels experiments)
+    [ ${#steps[@]} -gt 0 ] || steps=(info tests kernels training experiments)
     "$PYTHON" -m pip install --quiet --no-index --no-deps --force-reinstall "$WHEELS"/*.whl \
         || { echo "offline install from $WHEELS failed (run 'wheels' here and carry it)" >&2;
              exit 1; }
     mkdir -p "$RESULTS"
+    # One section per call, appended: a session's calls (and later sessions) add up.
+    [ -f "$SUMMARY" ] || printf '# GPU sessions\n\nWritten by `benchmarks/gpu_session.sh`.\n' \
+        >"$SUMMARY"
     {
-        echo "# GPU session"
         echo
-        echo "Written by \`benchmarks/gpu_session.sh run ${steps[*]}\` on $(date -u +'%Y-%m-%d %H:%M UTC')."
+        echo "## \`run ${steps[*]}\`, $(date -u +'%Y-%m-%d %H:%M UTC')"
         echo
         echo '| step | command | exit status | seconds |'
         echo '|---|---|---|---:|'
-    } >"$SUMMARY"
+    } >>"$SUMMARY"
     trap pack EXIT
     local step
     for step in "${steps[@]}"; do
         case $step in
-            info | tests | kernels | experiments) "step_$step" ;;
-            *) echo "unknown step '$step' (info, tests, kernels, experiments)" >&2 ;;
+            info | tests | kernels | training | experiments) "step_$step" ;;
+            *) echo "unknown step '$step' (info, tests, kernels, training, experiments)" >&2 ;;
         esac
     done
 }

@@ -33,7 +33,11 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
   large ones, capped in evaluations and wall time.
 
 Everything runs in float64 on one thread (BLAS, Numba and torch) so the timings compare
-methods, not parallel efficiency. ``--methods`` picks the methods (by default all of the
+methods, not parallel efficiency. ``--backend`` says where the array-API methods (``altmin``,
+``ours_*``) and the torch peers run: ``numpy`` (the default; torch on the CPU), ``torch``
+(PyTorch tensors, on CUDA when torch sees a GPU) or ``cupy`` (CuPy arrays on the GPU, torch
+peers on CUDA); scikit-learn and SciPy always run on the CPU. Data and starting networks are
+moved to the device before the clock starts. ``--methods`` picks the methods (by default all of the
 above but ``altmin_damped``, ``altmin_exact``, ``altmin_cg`` and the two ``*_conv`` runs).
 Each run records the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall
 time and a loss-versus-time trace, from which the time to reach the best peer's final
@@ -57,6 +61,7 @@ wall time of that L-BFGS run. The Markdown reports every cell; the plots draw th
 Usage::
 
     python benchmarks/training.py --quick
+    python benchmarks/training.py --quick --backend cupy --name training_quick_cupy   # GPU
     python benchmarks/training.py --lbfgs-target [--lrs ...] [--lbfgs-time-cap 120]
     python benchmarks/training.py [--datasets ...] [--hidden 16 64] [--slopes 0 0.1]
         [--seeds 0 1 2] [--lrs ...] [--baseline-lrs ...] [--out benchmarks/results]
@@ -144,6 +149,57 @@ LBFGS_PRESET = {
     "name": "training_lbfgs",
 }
 Trace = list[tuple[float, float]]
+BACKENDS = ("numpy", "torch", "cupy")
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where the array-API methods (``altmin``, ``ours_*``) and the torch peers run."""
+
+    backend: str  # one of BACKENDS
+    xp: Any  # the array module of the data fit and the baselines get
+    torch_device: str  # "cpu" or "cuda"
+
+    @staticmethod
+    def for_backend(backend: str) -> Device:
+        if backend == "numpy":
+            return Device("numpy", np, "cpu")
+        if backend == "torch":
+            return Device("torch", torch, "cuda" if torch.cuda.is_available() else "cpu")
+        import cupy
+
+        cupy.zeros(1).sum().item()  # fails here, with the reason, when no GPU is usable
+        return Device("cupy", cupy, "cuda")
+
+    def array(self, a: np.ndarray) -> Any:
+        """``a`` (float64 NumPy) on this device, in its array module."""
+        if self.backend == "torch":
+            return torch.from_numpy(a).to(self.torch_device)
+        return self.xp.asarray(a)
+
+    def network(self, net: relu_altmin.TwoLayerNet) -> relu_altmin.TwoLayerNet:
+        """A NumPy network's copy on this device."""
+        def move(a: Any) -> Any:
+            return None if a is None else self.array(np.asarray(a))
+
+        return relu_altmin.TwoLayerNet(move(net.W), move(net.b), move(net.V), move(net.c),
+                                       negative_slope=net.negative_slope)
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (before reading a clock)."""
+        if self.torch_device == "cuda":
+            torch.cuda.synchronize()
+        if self.backend == "cupy":
+            self.xp.cuda.Device().synchronize()
+
+
+def host(a: Any) -> np.ndarray:
+    """A NumPy copy of a NumPy, CuPy or PyTorch array."""
+    if hasattr(a, "get"):  # CuPy
+        return a.get()
+    if hasattr(a, "detach"):  # PyTorch
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
 
 
 @dataclass
@@ -241,16 +297,18 @@ def finite_or_inf(value: float) -> float:
 # The analytic trainer and our baselines.
 
 
-def run_altmin(split: Split, hidden: int, slope: float, seed: int,
-               kwargs: dict[str, Any]) -> dict[str, Any]:
+def run_altmin(split: Split, hidden: int, slope: float, seed: int, kwargs: dict[str, Any],
+               device: Device) -> dict[str, Any]:
     """``relu_altmin.fit`` with its defaults, changed by ``kwargs`` (``step``, ``solver``,
-    ``max_iter``)."""
+    ``max_iter``), on ``device``."""
+    X, y, X_test = (device.array(a) for a in (split.X_train, split.y_train, split.X_test))
+    device.synchronize()
     t0 = time.perf_counter()
-    result = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
-                             seed=seed, **kwargs)
+    result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, **kwargs)
+    device.synchronize()
     seconds = time.perf_counter() - t0
     net = result.network
-    return {"train_mse": result.loss, "test_mse": mse(net.predict(split.X_test), split.y_test),
+    return {"train_mse": result.loss, "test_mse": mse(host(net.predict(X_test)), split.y_test),
             "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
             "info": {"step": kwargs.get("step", "default"), "solver": result.solver,
                      "iterations": result.n_iter,
@@ -267,20 +325,23 @@ def output_lipschitz(split: Split, start: Start, slope: float) -> float:
 
 
 def run_baseline(name: str, split: Split, hidden: int, slope: float, seed: int, start: Start,
-                 lr: float) -> dict[str, Any]:
+                 lr: float, device: Device) -> dict[str, Any]:
     method, kwargs, epochs = BASELINE_METHODS[name]
     kwargs = dict(kwargs)
     if method == "two_step":
         kwargs.update(lr_hidden=lr, lr_output=output_lipschitz(split, start, slope))
+    X, y, X_test = (device.array(a) for a in (split.X_train, split.y_train, split.X_test))
+    init = start.net if device.backend == "numpy" else device.network(start.net)
+    device.synchronize()
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
-        result = baselines.train(split.X_train, split.y_train, hidden, method=method, lr=lr,
-                                 epochs=epochs, negative_slope=slope, init=start.net, seed=seed,
-                                 **kwargs)
+        result = baselines.train(X, y, hidden, method=method, lr=lr, epochs=epochs,
+                                 negative_slope=slope, init=init, seed=seed, **kwargs)
+    device.synchronize()
     seconds = time.perf_counter() - t0
     diverged = result.stop_reason == "diverged"
     train = math.inf if diverged else finite_or_inf(result.loss)
-    test = math.inf if diverged else finite_or_inf(mse(result.network.predict(split.X_test),
+    test = math.inf if diverged else finite_or_inf(mse(host(result.network.predict(X_test)),
                                                         split.y_test))
     return {"train_mse": train, "test_mse": test, "seconds": seconds,
             "trace": [(r.seconds, r.loss) for r in result.history],
@@ -292,9 +353,15 @@ def run_baseline(name: str, split: Split, hidden: int, slope: float, seed: int, 
 # PyTorch peers.
 
 
-def _torch_params(start: Start) -> list[torch.Tensor]:
-    return [torch.tensor(a, dtype=torch.float64, requires_grad=True)
+def _torch_params(start: Start, device: Device) -> list[torch.Tensor]:
+    return [torch.tensor(a, dtype=torch.float64, device=device.torch_device, requires_grad=True)
             for a in (start.W, start.b, start.V, start.c)]
+
+
+def _torch_data(split: Split, device: Device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training inputs and 2-D targets as tensors on the torch device."""
+    return (torch.from_numpy(split.X_train).to(device.torch_device),
+            torch.from_numpy(as_2d(split.y_train)).to(device.torch_device))
 
 
 def _torch_forward(X: torch.Tensor, params: Sequence[torch.Tensor], slope: float) -> torch.Tensor:
@@ -305,7 +372,7 @@ def _torch_forward(X: torch.Tensor, params: Sequence[torch.Tensor], slope: float
 def _torch_result(split: Split, params: Sequence[torch.Tensor], slope: float, seconds: float,
                   trace: Trace, info: dict[str, Any]) -> dict[str, Any]:
     with torch.no_grad():
-        arrays = [p.detach().numpy() for p in params]
+        arrays = [p.detach().cpu().numpy() for p in params]
     if not all(np.all(np.isfinite(a)) for a in arrays):
         train = test = math.inf
     else:
@@ -316,12 +383,13 @@ def _torch_result(split: Split, params: Sequence[torch.Tensor], slope: float, se
 
 
 def run_torch(name: str, split: Split, slope: float, seed: int, start: Start,
-              lr: float) -> dict[str, Any]:
-    """Adam or SGD (momentum 0.9), full batch or minibatch 64, on ``mse_loss`` (mean)."""
-    X = torch.from_numpy(split.X_train)
-    Y = torch.from_numpy(as_2d(split.y_train))
+              lr: float, device: Device) -> dict[str, Any]:
+    """Adam or SGD (momentum 0.9), full batch or minibatch 64, on ``mse_loss`` (mean).
+
+    Every recorded loss is read back with ``float``, which waits for the device."""
+    X, Y = _torch_data(split, device)
     n, k = Y.shape
-    params = _torch_params(start)
+    params = _torch_params(start, device)
     if name.startswith("torch_adam"):
         optimiser = torch.optim.Adam(params, lr=lr)
     else:
@@ -335,7 +403,7 @@ def run_torch(name: str, split: Split, slope: float, seed: int, start: Start,
     tic = time.perf_counter()
     for _ in range(epochs):
         if minibatch:
-            order = torch.randperm(n, generator=generator)
+            order = torch.randperm(n, generator=generator).to(device.torch_device)
             for first in range(0, n, BATCH):
                 idx = order[first:first + BATCH]
                 optimiser.zero_grad()
@@ -358,6 +426,7 @@ def run_torch(name: str, split: Split, slope: float, seed: int, start: Start,
         if not math.isfinite(value):
             diverged = True
             break
+    device.synchronize()
     clock += time.perf_counter() - tic
     result = _torch_result(split, params, slope, clock, trace, {"epochs": epochs,
                                                                 "diverged": diverged})
@@ -370,18 +439,17 @@ class _TimeUp(Exception):
     pass
 
 
-def run_lbfgs(split: Split, slope: float, start: Start, max_iter: int = LBFGS_MAX_ITER,
-              tolerance_grad: float = 1e-10, tolerance_change: float = 1e-14,
-              time_cap: float = math.inf) -> dict[str, Any]:
+def run_lbfgs(split: Split, slope: float, start: Start, device: Device,
+              max_iter: int = LBFGS_MAX_ITER, tolerance_grad: float = 1e-10,
+              tolerance_change: float = 1e-14, time_cap: float = math.inf) -> dict[str, Any]:
     """``torch.optim.LBFGS`` (strong Wolfe, full batch) in one ``step`` of ``max_iter``.
 
     The closure raises ``_TimeUp`` once ``time_cap`` seconds have passed; the run then ends at
     the best point it evaluated (a line-search trial may have left the parameters elsewhere).
     """
-    X = torch.from_numpy(split.X_train)
-    Y = torch.from_numpy(as_2d(split.y_train))
+    X, Y = _torch_data(split, device)
     k = Y.shape[1]
-    params = _torch_params(start)
+    params = _torch_params(start, device)
     max_eval = int(1.25 * max_iter)
     optimiser = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, max_eval=max_eval,
                                   tolerance_grad=tolerance_grad,
@@ -416,6 +484,7 @@ def run_lbfgs(split: Split, slope: float, start: Start, max_iter: int = LBFGS_MA
             for kept, p in zip(best_params, params, strict=True):
                 p.copy_(kept)
         stop = "time cap"
+    device.synchronize()
     seconds = time.perf_counter() - t0
     state = optimiser.state[optimiser._params[0]]
     iterations, evaluations = int(state.get("n_iter", 0)), int(state.get("func_evals", 0))
@@ -569,6 +638,7 @@ class Plan:
     trf_time_cap: float
     lbfgs_time_cap: float
     altmin_max_iter: int | None
+    device: Device
 
 
 def methods_for(slope: float, methods: Iterable[str]) -> tuple[str, ...]:
@@ -592,11 +662,11 @@ def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, 
         kwargs = dict(ALTMIN_STEPS[method])
         if plan.altmin_max_iter is not None:
             kwargs["max_iter"] = plan.altmin_max_iter
-        return Run(**base, **run_altmin(split, hidden, slope, seed, kwargs))
+        return Run(**base, **run_altmin(split, hidden, slope, seed, kwargs, plan.device))
     if method in TORCH_LBFGS:
         cap = plan.lbfgs_time_cap if method == "torch_lbfgs_conv" else math.inf
-        return Run(**base, **run_lbfgs(split, slope, start, **TORCH_LBFGS[method],
-                                       time_cap=cap))
+        return Run(**base, **run_lbfgs(split, slope, start, plan.device,
+                                       **TORCH_LBFGS[method], time_cap=cap))
     if method in SKLEARN_LBFGS:
         return Run(**base, **run_sklearn(split, hidden, slope, seed, **SKLEARN_LBFGS[method]))
     if method == "scipy_trf":
@@ -606,12 +676,12 @@ def run_method(method: str, split: Split, hidden: int, slope: float, seed: int, 
         grid = plan.lrs
 
         def runner(lr: float) -> dict[str, Any]:
-            return run_torch(method, split, slope, seed, start, lr)
+            return run_torch(method, split, slope, seed, start, lr, plan.device)
     else:
         grid = plan.baseline_lrs
 
         def runner(lr: float) -> dict[str, Any]:
-            return run_baseline(method, split, hidden, slope, seed, start, lr)
+            return run_baseline(method, split, hidden, slope, seed, start, lr, plan.device)
     results = {lr: runner(lr) for lr in grid}
     best = min(grid, key=lambda lr: (results[lr]["train_mse"], lr))
     return Run(**base, **results[best], lr=best,
@@ -647,7 +717,7 @@ def selected_methods(args: argparse.Namespace) -> list[str]:
             if m not in BASELINE_METHODS or m in args.baselines]
 
 
-def _config(args: argparse.Namespace, methods: list[str]) -> dict[str, Any]:
+def _config(args: argparse.Namespace, methods: list[str], device: Device) -> dict[str, Any]:
     """The run's settings, as recorded in the outputs."""
     baseline_names = [m for m in methods if m in BASELINE_METHODS]
     return {
@@ -663,6 +733,7 @@ def _config(args: argparse.Namespace, methods: list[str]) -> dict[str, Any]:
         "altmin_max_iter": args.altmin_max_iter,
         "trf_max_nfev": TRF_MAX_NFEV, "trf_time_cap_s": args.trf_time_cap,
         "sklearn_alpha": SKLEARN_ALPHA, "threads": args.threads, "quick": args.quick,
+        "backend": device.backend, "torch_device": device.torch_device,
         "preset": "lbfgs_target" if args.lbfgs_target else "quick" if args.quick else None,
         "note": args.note,
     }
@@ -670,6 +741,7 @@ def _config(args: argparse.Namespace, methods: list[str]) -> dict[str, Any]:
 
 def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
     methods = selected_methods(args)
+    device = Device.for_backend(args.backend)
     configs = [(name, seed, hidden, slope) for name in args.datasets for seed in args.seeds
                for hidden in args.hidden for slope in args.slopes]
     total = sum(len(methods_for(slope, methods)) for *_, slope in configs)
@@ -685,17 +757,17 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         if (name, seed) not in splits:
             splits[(name, seed)] = load(name, seed)
             split = splits[(name, seed)]
-            # Warm-up: Numba compiles the kernels on first use; keep that out of the timings
-            # (once per setting the selected altmin variants take).
+            # Warm-up: Numba compiles the kernels (CUDA ones too) on first use; keep that out
+            # of the timings (once per setting the selected altmin variants take).
+            X, y = device.array(split.X_train), device.array(split.y_train)
             for kwargs in [{}, *variants]:
-                relu_altmin.fit(split.X_train, split.y_train, 2, negative_slope=0.1, seed=0,
-                                max_iter=2, **kwargs)
+                relu_altmin.fit(X, y, 2, negative_slope=0.1, seed=0, max_iter=2, **kwargs)
         split = splits[(name, seed)]
         Y = as_2d(split.y_train)
         variance = float(np.mean(np.sum((Y - Y.mean(0)) ** 2, axis=1)))
         start = Start.from_fit(split, hidden, slope, seed)
         plan = Plan(methods_for(slope, methods), tuple(args.lrs), tuple(args.baseline_lrs),
-                    args.trf_time_cap, args.lbfgs_time_cap, args.altmin_max_iter)
+                    args.trf_time_cap, args.lbfgs_time_cap, args.altmin_max_iter, device)
         for method in plan.methods:
             count += 1
             run = run_method(method, split, hidden, slope, seed, start, plan)
@@ -709,12 +781,12 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         if args.out is not None:  # partial results survive an interrupted run
             args.out.mkdir(parents=True, exist_ok=True)
             partial = {"benchmark": "training", "partial": True, "machine": machine_info(),
-                       "config": {**_config(args, methods),
+                       "config": {**_config(args, methods, device),
                                   "total_seconds": time.perf_counter() - bench_start},
                        "runs": [{**r.__dict__, "trace": thin(r.trace)} for r in runs]}
             (args.out / f"{args.name}.partial.json").write_text(
                 json.dumps(partial, default=_json_default))
-    config = {**_config(args, methods),
+    config = {**_config(args, methods, device),
               "total_seconds": time.perf_counter() - bench_start}
     return runs, config
 
@@ -973,6 +1045,11 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
            if {"torch_lbfgs_conv", "sklearn_lbfgs_conv"} & set(cfg.get("methods", [])) else "")
         + (f"altmin variants: max_iter {cfg['altmin_max_iter']}. "
            if cfg.get("altmin_max_iter") is not None else "")
+        + (f"Backend {cfg['backend']}: altmin and our baselines on {cfg['backend']} arrays, "
+           f"the torch peers on {cfg['torch_device']}"
+           + (f" ({m['gpu']})" if m.get("gpu") else "")
+           + ", scikit-learn and SciPy on the CPU. "
+           if cfg.get("backend", "numpy") != "numpy" else "")
         + f"Total benchmark time {cfg['total_seconds'] / 60:.1f} min.",
     ]
     if cfg.get("note"):
@@ -1223,6 +1300,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="wall-time cap (s) of each torch_lbfgs_conv run")
     parser.add_argument("--altmin-max-iter", type=int, default=None,
                         help="max_iter of the altmin variants (default: fit's, 100)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                        help="where altmin and our baselines run (numpy; torch, on CUDA when "
+                             "available; cupy, on the GPU) and with them the torch peers "
+                             "(CPU for numpy, else CUDA when available); scikit-learn and "
+                             "SciPy run on the CPU")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for BLAS, Numba and torch")
     parser.add_argument("--note", default=None, help="a sentence recorded in the outputs")
