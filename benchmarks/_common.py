@@ -52,6 +52,17 @@ def machine_info() -> dict:
     }
 
 
+def to_numpy(a: Any) -> Any:
+    """A NumPy copy of a NumPy, CuPy or PyTorch array."""
+    import numpy as np
+
+    if hasattr(a, "get"):  # CuPy
+        return a.get()
+    if hasattr(a, "detach"):  # PyTorch
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
 def torch_adam(net: Any, X: Any, y: Any, lr: float, slope: float, *, epochs: int | None = None,
                seconds: float = math.inf) -> tuple[float, int, float]:
     """Full-batch ``torch.optim.Adam`` (in ``X``'s dtype) on the training MSE of a leaky-ReLU

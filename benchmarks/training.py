@@ -85,7 +85,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 import torch
-from _common import machine_info
+from _common import machine_info, to_numpy
 from _datasets import DATASETS, Split, load
 from threadpoolctl import threadpool_limits
 
@@ -191,15 +191,6 @@ class Device:
             torch.cuda.synchronize()
         if self.backend == "cupy":
             self.xp.cuda.Device().synchronize()
-
-
-def host(a: Any) -> np.ndarray:
-    """A NumPy copy of a NumPy, CuPy or PyTorch array."""
-    if hasattr(a, "get"):  # CuPy
-        return a.get()
-    if hasattr(a, "detach"):  # PyTorch
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
 
 
 @dataclass
@@ -308,7 +299,7 @@ def run_altmin(split: Split, hidden: int, slope: float, seed: int, kwargs: dict[
     device.synchronize()
     seconds = time.perf_counter() - t0
     net = result.network
-    return {"train_mse": result.loss, "test_mse": mse(host(net.predict(X_test)), split.y_test),
+    return {"train_mse": result.loss, "test_mse": mse(to_numpy(net.predict(X_test)), split.y_test),
             "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
             "info": {"step": kwargs.get("step", "default"), "solver": result.solver,
                      "iterations": result.n_iter,
@@ -341,7 +332,7 @@ def run_baseline(name: str, split: Split, hidden: int, slope: float, seed: int, 
     seconds = time.perf_counter() - t0
     diverged = result.stop_reason == "diverged"
     train = math.inf if diverged else finite_or_inf(result.loss)
-    test = math.inf if diverged else finite_or_inf(mse(host(result.network.predict(X_test)),
+    test = math.inf if diverged else finite_or_inf(mse(to_numpy(result.network.predict(X_test)),
                                                         split.y_test))
     return {"train_mse": train, "test_mse": test, "seconds": seconds,
             "trace": [(r.seconds, r.loss) for r in result.history],

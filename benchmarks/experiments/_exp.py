@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import machine_info
+from _common import machine_info, to_numpy
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,15 +42,6 @@ def namespace(backend: str) -> Any:
 
         return cupy
     return np
-
-
-def to_numpy(a: Any) -> np.ndarray:
-    """A NumPy copy of an array of any backend."""
-    if hasattr(a, "get"):  # CuPy
-        return a.get()
-    if hasattr(a, "detach"):  # PyTorch
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
 
 
 def relu(z: np.ndarray) -> np.ndarray:
