@@ -31,7 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _exp import base_parser, namespace, relu, to_numpy, write
+from _exp import PAPER_STEP, base_parser, namespace, relu, to_numpy, write
 
 import relu_altmin
 from relu_altmin import baselines
@@ -87,7 +87,8 @@ def main() -> None:
             res = baselines.train(Xx, yx, d, method="sgd", lr=args.lr, epochs=args.epochs,
                                   batch_size=args.batch_size, seed=args.seed, **common)
         else:
-            res = relu_altmin.fit(Xx, yx, d, l2=0.0, tol=0.0, max_iter=args.iters, **common)
+            res = relu_altmin.fit(Xx, yx, d, l2=0.0, tol=0.0, max_iter=args.iters,
+                                  step=PAPER_STEP, **common)
         loss.insert(0, res.history[0].loss)
         sec = time.perf_counter() - t0
         # phase I: epochs until the distance first drops below its starting value by 10 %

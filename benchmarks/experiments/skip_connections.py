@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _exp import base_parser, namespace, rel_dist, relu, to_numpy, write
+from _exp import PAPER_STEP, base_parser, namespace, rel_dist, relu, to_numpy, write
 from scipy.optimize import linear_sum_assignment
 
 import relu_altmin
@@ -71,7 +71,8 @@ def run(xp, method, X, y, W0, W_star, args, test=None):
                   bias=False, init=None if W0 is None else xp.asarray(W0), callback=watch)
     Xx, yx = xp.asarray(X), xp.asarray(y)
     if method == "altmin":
-        res = relu_altmin.fit(Xx, yx, d, l2=0.0, tol=0.0, max_iter=args.iters, **common)
+        res = relu_altmin.fit(Xx, yx, d, l2=0.0, tol=0.0, max_iter=args.iters,
+                              step=PAPER_STEP, **common)
     else:
         res = baselines.train(Xx, yx, d, method="gd", lr=args.lr, epochs=args.epochs, **common)
     start = res.history[0]
@@ -97,7 +98,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=50, help="alternating iterations")
     parser.add_argument("--epochs", type=int, default=None,
                         help="gradient-descent epochs (default 1500; --full 5000)")
-    parser.add_argument("--lr", type=float, default=0.5, help="gradient-descent step")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="gradient-descent step (default 0.5 at d = 10, 0.25 with --full: "
+                             "the largest of 1, 0.5, 0.25 with which GD does not diverge)")
     parser.add_argument("--n-test", type=int, default=2000, help="test samples")
     args = parser.parse_args()
     full = args.full
@@ -106,6 +109,7 @@ def main() -> None:
                           else [50, 100, 150, 200, 250, 300, 400])
     args.trials = args.trials or (20 if full else 5)
     args.epochs = args.epochs or (5000 if full else 1500)
+    args.lr = args.lr or (0.25 if full else 0.5)
     xp = namespace(args.backend)
     rng = np.random.default_rng(args.seed)
     d = args.d

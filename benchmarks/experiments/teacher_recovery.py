@@ -28,7 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _exp import base_parser, contraction, namespace, perturb, rel_dist, relu, write
+from _exp import PAPER_STEP, base_parser, contraction, namespace, perturb, rel_dist, relu, write
 
 import relu_altmin
 from relu_altmin import baselines
@@ -54,7 +54,7 @@ def altmin(xp, X, y, W0, v, W_star, max_iter):
     t0 = time.perf_counter()
     res = relu_altmin.fit(xp.asarray(X), xp.asarray(y), len(v), train_output=False,
                           output_weights=xp.asarray(v), bias=False, init=xp.asarray(W0),
-                          l2=0.0, tol=0.0, max_iter=max_iter,
+                          l2=0.0, tol=0.0, max_iter=max_iter, step=PAPER_STEP,
                           callback=lambda rec, net: dist.append(rel_dist(net.W, W_star)))
     return dist, time.perf_counter() - t0, res
 
