@@ -178,7 +178,7 @@ class Device:
         return self.xp.asarray(a)
 
     def network(self, net: relu_altmin.TwoLayerNet) -> relu_altmin.TwoLayerNet:
-        """A NumPy network's copy on this device."""
+        """A NumPy network on this device (the same arrays for ``numpy``)."""
         def move(a: Any) -> Any:
             return None if a is None else self.array(np.asarray(a))
 
@@ -322,7 +322,7 @@ def run_baseline(name: str, split: Split, hidden: int, slope: float, seed: int, 
     if method == "two_step":
         kwargs.update(lr_hidden=lr, lr_output=output_lipschitz(split, start, slope))
     X, y, X_test = (device.array(a) for a in (split.X_train, split.y_train, split.X_test))
-    init = start.net if device.backend == "numpy" else device.network(start.net)
+    init = device.network(start.net)
     device.synchronize()
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
@@ -741,9 +741,9 @@ def warm_up_device(split: Split, device: Device, X: Any, y: Any) -> None:
         start = Start.from_fit(split, 2, 0.1, 0)
         params = _torch_params(start, device)
         optimiser = torch.optim.Adam(params)
+        X_t, Y_t = _torch_data(split, device)
         for _ in range(2):
             optimiser.zero_grad()
-            X_t, Y_t = _torch_data(split, device)
             torch.nn.functional.mse_loss(_torch_forward(X_t, params, 0.1), Y_t).backward()
             optimiser.step()
     device.synchronize()
