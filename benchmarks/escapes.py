@@ -1,0 +1,303 @@
+"""Two escapes from where ``fit`` stalls, measured: negative curvature and a slope homotopy.
+
+``fit`` (defaults, ``max_iter`` 1000 by default here) stops on ``no_progress`` on the small
+benchmark cells (h = 16) at losses above what tuned Adam or L-BFGS reach from the same start
+(``docs/training.md``). This script measures two ways out that the "beyond the paper" issue
+leaves open; neither is part of ``fit``.
+
+- ``negative_curvature``: at the stall, the gradient and the eigenvalues of the full Hessian
+  (``W``, ``b``, ``V``, ``c``) of the penalised loss with the activation pattern held fixed
+  (``torch.autograd``; DESIGN §2's loss with ``D`` constant). If the smallest eigenvalue is
+  negative, the true loss is searched along both signs of its eigenvector (step lengths
+  ``1e-4 .. 10`` times the parameter norm, 30 points); from the best point found ``fit``
+  runs again, and this repeats while the loss falls (``--rounds`` at most).
+- ``continuation``: ``fit`` at a large leak first, then at smaller ones, each from the last
+  network (``--slopes``, ``--slope-iters`` iterations each), ending with a full ``fit`` at the
+  cell's slope; against the plain ``fit`` from the same seed. A linear network (slope 1) has no
+  spurious local minima; the question is whether following it down avoids the poor ones.
+
+Each data set is split and standardised as in ``training.py`` (``_datasets.py``), for each seed.
+Runs go to ``--jobs`` processes (one thread each); times are for comparison within a row only.
+Writes ``<out>/escapes.json`` (machine, configuration, every run), ``<out>/escapes.md`` (median
+tables) and ``<out>/escapes.png``.
+
+Usage::
+
+    python benchmarks/escapes.py [--datasets boston diabetes friedman1 digits] [--hidden 16]
+        [--slopes-cells 0 0.1] [--seeds 0 1 2] [--continuation-seeds 0 .. 9] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from _common import machine_info
+from _datasets import load
+
+import relu_altmin
+
+RESULTS = Path(__file__).parent / "results"
+SLOPE_SCHEDULE = (0.9, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02)
+LINE_SEARCH = np.geomspace(1e-4, 10.0, 30)
+
+
+def flat(net: relu_altmin.TwoLayerNet) -> list[np.ndarray]:
+    """``[W, b, V, c]`` of a biased network, ``V`` as ``h x k`` and ``c`` as ``k``."""
+    V = np.asarray(net.V)
+    return [np.asarray(net.W), np.asarray(net.b), V.reshape(V.shape[0], -1),
+            np.asarray(net.c).reshape(-1)]
+
+
+def objective(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
+              l2: float) -> float:
+    """The penalised loss ``L`` of DESIGN §2 with the true activation."""
+    W, b, V, c = parts
+    Z = X @ W.T + b
+    F = np.where(Z > 0, Z, slope * Z) @ V + c
+    return 0.5 * float(np.mean(np.sum((F - Y) ** 2, axis=1))) + 0.5 * l2 * float(
+        np.sum(W**2) + np.sum(b**2) + np.sum(V**2))
+
+
+def fixed_pattern_derivatives(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray],
+                              slope: float, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of ``L`` over ``(W, b, V, c)`` with the pattern ``D`` held."""
+    import torch
+
+    W, b, _, _ = parts
+    D = torch.from_numpy(np.where(X @ W.T + b > 0, 1.0, slope))
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    shapes = [p.shape for p in parts]
+    sizes = [p.size for p in parts]
+
+    def loss(theta: Any) -> Any:
+        pieces = zip(torch.split(theta, sizes), shapes, strict=True)
+        Wt, bt, Vt, ct = (p.reshape(s) for p, s in pieces)
+        F = (D * (Xt @ Wt.T + bt)) @ Vt + ct
+        return (0.5 * ((F - Yt) ** 2).sum() / X.shape[0]
+                + 0.5 * l2 * ((Wt**2).sum() + (bt**2).sum() + (Vt**2).sum()))
+
+    theta = torch.from_numpy(np.concatenate([p.ravel() for p in parts]))
+    grad = torch.autograd.functional.jacobian(loss, theta).numpy()
+    hess = torch.autograd.functional.hessian(loss, theta).numpy()
+    return grad, hess
+
+
+def split_like(theta: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
+    cuts = np.cumsum([p.size for p in parts])[:-1]
+    return [t.reshape(p.shape) for t, p in zip(np.split(theta, cuts), parts, strict=True)]
+
+
+def negative_curvature(name: str, hidden: int, slope: float, seed: int, max_iter: int,
+                       rounds: int) -> dict[str, Any]:
+    """Stall, then up to ``rounds`` of (eigen-direction line search, refit) while ``L`` falls."""
+    split = load(name, seed)
+    X, y = split.X_train, split.y_train
+    Y = y.reshape(len(y), -1)
+    t0 = time.perf_counter()
+    result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, max_iter=max_iter)
+    run = {"kind": "negative_curvature", "dataset": name, "hidden": hidden, "slope": slope,
+           "seed": seed, "fit_mse": result.loss, "fit_seconds": time.perf_counter() - t0,
+           "fit_stop_reason": result.stop_reason, "fit_iterations": result.n_iter,
+           "rounds": []}
+    net, mse = result.network, result.loss
+    for _ in range(rounds):
+        t1 = time.perf_counter()
+        parts = flat(net)
+        grad, hess = fixed_pattern_derivatives(X, Y, parts, slope, result.l2)
+        eigenvalues, vectors = np.linalg.eigh(hess)
+        theta = np.concatenate([p.ravel() for p in parts])
+        start = objective(X, Y, parts, slope, result.l2)
+        best, best_theta = start, None
+        if eigenvalues[0] < 0:
+            for sign in (1.0, -1.0):
+                for t in LINE_SEARCH * np.linalg.norm(theta):
+                    candidate = theta + sign * t * vectors[:, 0]
+                    value = objective(X, Y, split_like(candidate, parts), slope, result.l2)
+                    if value < best:
+                        best, best_theta = value, candidate
+        record = {"grad_norm": float(np.linalg.norm(grad)), "lambda_min": float(eigenvalues[0]),
+                  "lambda_max": float(eigenvalues[-1]),
+                  "objective": start, "searched_objective": best,
+                  "search_seconds": time.perf_counter() - t1}
+        run["rounds"].append(record)
+        if best_theta is None:
+            break
+        W, b, V, c = split_like(best_theta, parts)
+        shape = np.asarray(net.V).shape
+        t2 = time.perf_counter()
+        refit = relu_altmin.fit(
+            X, y, hidden, negative_slope=slope, max_iter=max_iter,
+            init=relu_altmin.TwoLayerNet(W, b, V.reshape(shape), c.reshape(np.shape(net.c)),
+                                         negative_slope=slope))
+        record.update(refit_mse=refit.loss, refit_seconds=time.perf_counter() - t2,
+                      refit_stop_reason=refit.stop_reason)
+        if refit.loss >= mse:
+            break
+        net, mse = refit.network, refit.loss
+    run["final_mse"] = mse
+    return run
+
+
+def continuation(name: str, hidden: int, slope: float, seed: int, max_iter: int,
+                 slopes: list[float], slope_iters: int) -> dict[str, Any]:
+    """Plain ``fit`` against the slope homotopy ``slopes -> slope`` from the same seed."""
+    split = load(name, seed)
+    X, y = split.X_train, split.y_train
+    t0 = time.perf_counter()
+    plain = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, max_iter=max_iter)
+    t1 = time.perf_counter()
+    net = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, max_iter=0).network
+    for s in (s for s in slopes if s > slope):
+        net = relu_altmin.fit(X, y, hidden, negative_slope=s, init=net,
+                              max_iter=slope_iters).network
+    homotopy = relu_altmin.fit(X, y, hidden, negative_slope=slope, init=net, max_iter=max_iter)
+    t2 = time.perf_counter()
+    return {"kind": "continuation", "dataset": name, "hidden": hidden, "slope": slope,
+            "seed": seed, "plain_mse": plain.loss, "plain_seconds": t1 - t0,
+            "continuation_mse": homotopy.loss, "continuation_seconds": t2 - t1}
+
+
+def _one_thread() -> None:
+    """Worker start: BLAS, Numba and torch on one thread each."""
+    import numba
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+
+
+def _call(job: tuple[Any, ...]) -> dict[str, Any]:
+    function, args = job
+    return function(*args)
+
+
+def cells(runs: list[dict[str, Any]], kind: str) -> dict[tuple, list[dict[str, Any]]]:
+    grouped: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        if r["kind"] == kind:
+            grouped.setdefault((r["dataset"], r["hidden"], r["slope"]), []).append(r)
+    return grouped
+
+
+def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    m, cfg = meta["machine"], meta["config"]
+    lines = ["# Escapes from fit's stalls", "",
+             f"{m['date']}; {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+             f"relu-altmin {m['versions']['relu_altmin']}, NumPy {m['versions']['numpy']}, "
+             f"torch {m['versions']['torch']}; {cfg['jobs']} processes of one thread; "
+             f"`fit` max_iter {cfg['max_iter']}; {cfg['total_seconds']:.0f} s in all.", "",
+             "## Negative curvature of the fixed-pattern loss at the stall", "",
+             "Per seed: `fit`'s MSE at the stall, `||grad L||`, smallest and largest eigenvalue "
+             "of the fixed-pattern Hessian (first round), and the MSE after the line searches "
+             "and refits (`rounds` of them).", "",
+             "| data set | h | slope | seed | stop | stall MSE | grad norm | lambda_min | "
+             "lambda_max | rounds | final MSE | extra s |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (name, h, slope), rs in cells(runs, "negative_curvature").items():
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            first = r["rounds"][0]
+            extra = sum(x["search_seconds"] + x.get("refit_seconds", 0.0) for x in r["rounds"])
+            refits = sum("refit_mse" in x for x in r["rounds"])
+            lines.append(
+                f"| {name} | {h} | {slope:g} | {r['seed']} | {r['fit_stop_reason']} | "
+                f"{r['fit_mse']:.5g} | {first['grad_norm']:.2g} | {first['lambda_min']:.2g} | "
+                f"{first['lambda_max']:.2g} | {refits} | {r['final_mse']:.5g} | {extra:.1f} |")
+    lines += ["", "## Slope continuation against the plain fit", "",
+              f"Slopes {', '.join(f'{s:g}' for s in cfg['slope_schedule'])} (those above the "
+              f"cell's), {cfg['slope_iters']} iterations each, then `fit` at the cell's slope. "
+              "Medians over the seeds; 'lower' counts the seeds where the continuation ends "
+              "lower than the plain fit from the same seed.", "",
+              "| data set | h | slope | seeds | plain MSE | continuation MSE | lower | plain s "
+              "| continuation s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (name, h, slope), rs in cells(runs, "continuation").items():
+        lower = sum(r["continuation_mse"] < r["plain_mse"] for r in rs)
+        med = {k: statistics.median(r[k] for r in rs) for k in (
+            "plain_mse", "continuation_mse", "plain_seconds", "continuation_seconds")}
+        lines.append(f"| {name} | {h} | {slope:g} | {len(rs)} | {med['plain_mse']:.5g} | "
+                     f"{med['continuation_mse']:.5g} | {lower}/{len(rs)} | "
+                     f"{med['plain_seconds']:.2f} | {med['continuation_seconds']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (key, rs) in enumerate(cells(runs, "negative_curvature").items()):
+        ratio = [-r["rounds"][0]["lambda_min"] / r["rounds"][0]["lambda_max"] for r in rs]
+        gain = [r["final_mse"] / r["fit_mse"] for r in rs]
+        ax1.scatter(np.maximum(ratio, 1e-16), gain, label="{} h={} slope={:g}".format(*key),
+                    color=f"C{i}")
+    ax1.set_xscale("log")
+    ax1.set_xlabel("-lambda_min / lambda_max at the stall")
+    ax1.set_ylabel("MSE after escapes / MSE at the stall")
+    ax1.set_title("negative curvature")
+    ax1.legend(fontsize=7)
+    for i, (key, rs) in enumerate(cells(runs, "continuation").items()):
+        ax2.scatter([r["plain_mse"] for r in rs], [r["continuation_mse"] for r in rs],
+                    label="{} h={} slope={:g}".format(*key), color=f"C{i}")
+    lo, hi = ax2.get_xlim()
+    ax2.plot([lo, hi], [lo, hi], "k:", lw=1)
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("plain fit MSE")
+    ax2.set_ylabel("slope continuation MSE")
+    ax2.set_title("slope continuation (below the line: lower)")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+",
+                        default=["boston", "diabetes", "friedman1", "digits"])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[16])
+    parser.add_argument("--slopes-cells", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="seeds of the negative-curvature runs")
+    parser.add_argument("--continuation-seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slope-schedule", type=float, nargs="+", default=list(SLOPE_SCHEDULE))
+    parser.add_argument("--slope-iters", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    grid = [(n, h, a) for n in args.datasets for h in args.hidden for a in args.slopes_cells]
+    jobs = [(negative_curvature, (*cell, seed, args.max_iter, args.rounds))
+            for cell in grid for seed in args.seeds]
+    jobs += [(continuation, (*cell, seed, args.max_iter, args.slope_schedule, args.slope_iters))
+             for cell in grid for seed in args.continuation_seeds]
+    t0 = time.perf_counter()
+    runs = []
+    with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
+        for i, run in enumerate(pool.map(_call, jobs), 1):
+            runs.append(run)
+            print(f"[{i}/{len(jobs)}] {run['kind']} {run['dataset']} h={run['hidden']} "
+                  f"slope={run['slope']:g} seed={run['seed']}", flush=True)
+    config = {**{k: v for k, v in vars(args).items() if k != "out"},
+              "total_seconds": time.perf_counter() - t0}
+    meta = {"machine": machine_info(), "config": config}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "escapes.json").write_text(
+        json.dumps({"benchmark": "escapes", **meta, "runs": runs}, indent=1) + "\n")
+    (args.out / "escapes.md").write_text(markdown(runs, meta))
+    plot(runs, args.out / "escapes.png")
+    print(f"wrote {args.out / 'escapes.json'}, .md and .png")
+
+
+if __name__ == "__main__":
+    main()
