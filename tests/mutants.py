@@ -2,7 +2,8 @@
 
 Applies one mutant at a time to the source, runs the property tests that should catch it
 (``test_properties.py``, ``test_cg.py``, ``test_streaming.py`` on the NumPy,
-array-api-strict and PyTorch backends, and ``test_benchmark_checks.py``) and restores the
+array-api-strict and PyTorch backends, ``test_benchmark_checks.py`` and
+``test_experiments.py``) and restores the
 file. Not collected by pytest; run by hand after changing the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
@@ -138,6 +139,16 @@ MUTANTS = [
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, chunk_rows",
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, X.shape[0]",
      "peak_memory"),
+    # The experiments run on any array-API namespace (test_experiments.py).
+    ("experiment mixes device and NumPy arrays", "benchmarks/experiments/identity_mapping.py",
+     "np.linalg.norm(to_numpy(net.W) - target)", "np.linalg.norm(net.W - target)",
+     "strict_array_api"),
+    ("experiment data in float32 on strict", "benchmarks/experiments/_exp.py",
+     "        return array_api_strict\n",
+     "        import functools\n\n        array_api_strict.asarray = functools.partial(\n"
+     "            array_api_strict.asarray, dtype=array_api_strict.float32)\n"
+     "        return array_api_strict\n",
+     "strict_array_api"),
     # The GPU kernel target's verdict (test_benchmark_checks.py).
     ("gpu target: ReLU tie passes", "benchmarks/kernels.py",
      'cuda["seconds"] < cublas["seconds"] if relu', 'cuda["seconds"] <= cublas["seconds"] if relu',
@@ -168,7 +179,8 @@ def main(selected: list[str]) -> int:
         try:
             run = subprocess.run(
                 [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
-                 "tests/test_streaming.py", "tests/test_benchmark_checks.py", "-q", "-x",
+                 "tests/test_streaming.py", "tests/test_benchmark_checks.py",
+                 "tests/test_experiments.py", "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:

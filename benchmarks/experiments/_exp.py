@@ -2,7 +2,8 @@
 
 Every experiment draws its data with NumPy's ``Generator`` (the array API has no randomness)
 and moves it to the chosen backend with ``xp.asarray``; the library then runs wherever the
-arrays live (NumPy on the CPU, CuPy on a GPU with ``--backend cupy``).
+arrays live (NumPy on the CPU, CuPy on a GPU with ``--backend cupy``, the array API's strict
+reference namespace on the CPU with ``--backend array_api_strict``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ RESULTS = Path(__file__).parent / "results"
 #: The experiments reproduce the paper's alternation: the full fixed-pattern least-squares
 #: step (backtracked), not ``fit``'s default damped step.
 PAPER_STEP = "exact"
+BACKENDS = ("numpy", "array_api_strict", "cupy")
 
 
 def base_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -32,18 +34,25 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of all random draws")
     parser.add_argument("--full", action="store_true",
                         help="paper-size runs (meant for a GPU with --backend cupy)")
-    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
-                        help="array library the data lives in (cupy runs on the GPU)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                        help="array library the data lives in (cupy runs on the GPU; "
+                             "array_api_strict checks that a script uses only the array API)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     return parser
 
 
 def namespace(backend: str) -> Any:
-    """The array module for ``backend``."""
+    """The array module for ``backend``: NumPy, CuPy, or the array API's reference
+    ``array_api_strict`` on the CPU, which refuses anything outside the standard (mixing its
+    arrays with NumPy's, say) and so checks on any machine that a script runs on CuPy too."""
     if backend == "cupy":
         import cupy
 
         return cupy
+    if backend == "array_api_strict":
+        import array_api_strict
+
+        return array_api_strict
     return np
 
 
