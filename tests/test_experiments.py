@@ -27,7 +27,8 @@ SMALL = {
     "skip_connections": ["--d", "5", "--ns", "100", "200", "--trials", "2", "--iters", "5",
                          "--epochs", "50", "--n-test", "100"],
     "identity_mapping": ["--d", "5", "--n", "1000", "--epochs", "3", "--iters", "3"],
-    "momentum_overparam": ["--n", "10", "--d", "3", "--m", "50", "--epochs", "20"],
+    "momentum_overparam": ["--n", "10", "--d", "3", "--m", "50", "--epochs", "20",
+                           "--widths", "20", "100"],
 }
 # Keys whose values depend on the machine or the run, not on the arithmetic.
 UNCOMPARED = {"machine", "args", "seconds"}

@@ -53,6 +53,10 @@ def main() -> None:
                         help="step grid for GD (the best final loss sets the common step)")
     parser.add_argument("--lrs-hidden", type=float, nargs="+", default=[4.0, 16.0, 64.0])
     parser.add_argument("--lrs-output", type=float, nargs="+", default=[1e-2, 4e-2])
+    parser.add_argument("--widths", type=int, nargs="*", default=[],
+                        help="also run two-step GD at these widths, each from its own start, "
+                             "with the best hidden step and the output step scaled by m/width, "
+                             "and record how far the weights move")
     args = parser.parse_args()
     full = args.full
     args.n = args.n or (1000 if full else 50)
@@ -69,15 +73,21 @@ def main() -> None:
     V0 = rng.choice([-1.0, 1.0], size=m) / np.sqrt(m)
     Xx, yx = xp.asarray(X), xp.asarray(y)
 
-    def start():
-        return relu_altmin.TwoLayerNet(xp.asarray(W0), None, xp.asarray(V0), None)
-
-    def train(method, lr, **kw):
-        res = baselines.train(Xx, yx, m, method=method, lr=lr, epochs=args.epochs, bias=False,
-                              init=start(), **kw)
+    def train(method, lr, W0=W0, V0=V0, **kw):
+        init = relu_altmin.TwoLayerNet(xp.asarray(W0), None, xp.asarray(V0), None)
+        res = baselines.train(Xx, yx, W0.shape[0], method=method, lr=lr, epochs=args.epochs,
+                              bias=False, init=init, **kw)
         loss = [r.loss for r in res.history]
         ok = res.stop_reason != "diverged" and loss[-1] <= loss[0]
         return res, loss, ok
+
+    def two_step_summary(lh, lo, loss, res, W0, V0):
+        moved = {"W": rel_move(res.network.W, W0), "V": rel_move(res.network.V, V0)}
+        print(f"two_step m={W0.shape[0]} ({lh:g}, {lo:g}): loss {loss[0]:.3e} -> "
+              f"{loss[-1]:.3e}; ||W-W0||/||W0|| = {moved['W']:.3e}, ||V-V0||/||V0|| = "
+              f"{moved['V']:.3e}")
+        return {"lr_hidden": lh, "lr_output": lo, "final_loss": loss[-1],
+                "initial_loss": loss[0], "relative_move": moved}
 
     gd = {}
     for lr in args.lrs:
@@ -110,19 +120,38 @@ def main() -> None:
             best = (lh, lo, loss, res)
     lh, lo, loss, res = best
     curves[f"two-step GD ({lh:g}, {lo:g})"] = loss
-    moved = {"W": rel_move(res.network.W, W0), "V": rel_move(res.network.V, V0)}
-    summary["two_step"] = {"lr_hidden": lh, "lr_output": lo, "final_loss": loss[-1],
-                           "initial_loss": loss[0], "relative_move": moved}
-    print(f"two_step best ({lh:g}, {lo:g}): loss {loss[0]:.3e} -> {loss[-1]:.3e}; "
-          f"||W-W0||/||W0|| = {moved['W']:.3e}, ||V-V0||/||V0|| = {moved['V']:.3e}")
+    summary["two_step"] = two_step_summary(lh, lo, loss, res, W0, V0)
+    sweep = []
+    for width in args.widths:
+        # Each width its own start, drawn like the main one, from (seed, width). The output
+        # layer's kernel sum_j relu(w_j.x) relu(w_j.x') grows like the width while the hidden
+        # layer's (entries of V ~ 1/sqrt(m)) does not: a width-consistent output step is ~1/m.
+        wrng = np.random.default_rng([args.seed, width])
+        Ww = wrng.standard_normal((width, d)) / np.sqrt(d)
+        Vw = wrng.choice([-1.0, 1.0], size=width) / np.sqrt(width)
+        lo_w = lo * m / width
+        res, loss, _ = train("two_step", lh, Ww, Vw, lr_hidden=lh, lr_output=lo_w)
+        sweep.append({"m": width, **two_step_summary(lh, lo_w, loss, res, Ww, Vw)})
+    summary["width_sweep"] = sweep
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, axes = plt.subplots(1, 2 if sweep else 1, figsize=(12 if sweep else 6.5, 4),
+                             squeeze=False)
+    ax = axes[0, 0]
     for name, loss in curves.items():
         ax.semilogy(np.clip(loss, 1e-32, 1e3), label=name)
     ax.set_xlabel("iteration")
     ax.set_ylabel("training MSE")
     ax.set_title(f"random labels, n={n}, d={d}, width m={m}")
     ax.legend(fontsize=8)
+    if sweep:
+        ax = axes[0, 1]
+        widths = [r["m"] for r in sweep]
+        for layer in ("W", "V"):
+            ax.loglog(widths, [r["relative_move"][layer] for r in sweep], "o-",
+                      label=f"||{layer} - {layer}0|| / ||{layer}0||")
+        ax.set_xlabel("width m")
+        ax.set_title(f"two-step GD, {args.epochs} iterations: how far the weights move")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     write("momentum_overparam", args.out, args, {"n": n, "d": d, "m": m, "curves": curves,
                                                  "summary": summary}, fig)
