@@ -70,8 +70,10 @@ def objective(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: floa
 
 
 def fixed_pattern_derivatives(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray],
-                              slope: float, l2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian of ``L`` over ``(W, b, V, c)`` with the pattern ``D`` held."""
+                              theta: np.ndarray, slope: float,
+                              l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of ``L`` over ``theta`` (``parts`` flattened into one vector) with
+    the pattern ``D`` of ``parts`` held."""
     import torch
 
     W, b, _, _ = parts
@@ -87,9 +89,9 @@ def fixed_pattern_derivatives(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarr
         return (0.5 * ((F - Yt) ** 2).sum() / X.shape[0]
                 + 0.5 * l2 * ((Wt**2).sum() + (bt**2).sum() + (Vt**2).sum()))
 
-    theta = torch.from_numpy(np.concatenate([p.ravel() for p in parts]))
-    grad = torch.autograd.functional.jacobian(loss, theta).numpy()
-    hess = torch.autograd.functional.hessian(loss, theta).numpy()
+    at = torch.from_numpy(theta)
+    grad = torch.autograd.functional.jacobian(loss, at).numpy()
+    hess = torch.autograd.functional.hessian(loss, at).numpy()
     return grad, hess
 
 
@@ -114,9 +116,9 @@ def negative_curvature(name: str, hidden: int, slope: float, seed: int, max_iter
     for _ in range(rounds):
         t1 = time.perf_counter()
         parts = flat(net)
-        grad, hess = fixed_pattern_derivatives(X, Y, parts, slope, result.l2)
-        eigenvalues, vectors = np.linalg.eigh(hess)
         theta = np.concatenate([p.ravel() for p in parts])
+        grad, hess = fixed_pattern_derivatives(X, Y, parts, theta, slope, result.l2)
+        eigenvalues, vectors = np.linalg.eigh(hess)
         start = objective(X, Y, parts, slope, result.l2)
         best, best_theta = start, None
         if eigenvalues[0] < 0:

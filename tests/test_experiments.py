@@ -42,11 +42,16 @@ def run(script: str, backend: str, out: Path) -> dict[str, Any]:
     return json.loads((out / f"{script}.json").read_text())
 
 
+def compared(record: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a record that depend on the arithmetic alone."""
+    return {k: v for k, v in record.items() if k not in UNCOMPARED and "seconds" not in k}
+
+
 def scale(value: Any) -> float:
     """Largest finite magnitude of the floats in ``value``, nested: the rounding scale of a
     curve (a list) or of a record's single numbers (a dict)."""
     if isinstance(value, dict):
-        value = [v for k, v in value.items() if k not in UNCOMPARED and "seconds" not in k]
+        value = list(compared(value).values())
     if isinstance(value, list):
         return max((scale(v) for v in value), default=0.0)
     return abs(value) if isinstance(value, float) and math.isfinite(value) else 0.0
@@ -59,8 +64,7 @@ def differences(a: Any, b: Any, where: str, ref: float) -> list[str]:
         if a.keys() != b.keys():
             return [f"{where}: keys {sorted(a)} against {sorted(b)}"]
         ref = max(scale(a), scale(b))
-        return [d for k in a if k not in UNCOMPARED and "seconds" not in k
-                for d in differences(a[k], b[k], f"{where}.{k}", ref)]
+        return [d for k in compared(a) for d in differences(a[k], b[k], f"{where}.{k}", ref)]
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{where}: length {len(a)} against {len(b)}"]

@@ -40,6 +40,12 @@ def rel_move(a, a0: np.ndarray) -> float:
     return float(np.linalg.norm(to_numpy(a) - a0) / np.linalg.norm(a0))
 
 
+def draw_start(rng: np.random.Generator, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The start of width ``m``: ``W`` with ``N(0, 1/d)`` entries, ``V`` with ``±1/sqrt(m)``."""
+    return (rng.standard_normal((m, d)) / np.sqrt(d),
+            rng.choice([-1.0, 1.0], size=m) / np.sqrt(m))
+
+
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--n", type=int, default=None, help="samples (default 50; --full 1000)")
@@ -69,8 +75,7 @@ def main() -> None:
     X = rng.standard_normal((n, d))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     y = rng.standard_normal(n)
-    W0 = rng.standard_normal((m, d)) / np.sqrt(d)
-    V0 = rng.choice([-1.0, 1.0], size=m) / np.sqrt(m)
+    W0, V0 = draw_start(rng, m, d)
     Xx, yx = xp.asarray(X), xp.asarray(y)
 
     def train(method, lr, W0=W0, V0=V0, **kw):
@@ -126,9 +131,7 @@ def main() -> None:
         # Each width its own start, drawn like the main one, from (seed, width). The output
         # layer's kernel sum_j relu(w_j.x) relu(w_j.x') grows like the width while the hidden
         # layer's (entries of V ~ 1/sqrt(m)) does not: a width-consistent output step is ~1/m.
-        wrng = np.random.default_rng([args.seed, width])
-        Ww = wrng.standard_normal((width, d)) / np.sqrt(d)
-        Vw = wrng.choice([-1.0, 1.0], size=width) / np.sqrt(width)
+        Ww, Vw = draw_start(np.random.default_rng([args.seed, width]), width, d)
         lo_w = lo * m / width
         res, loss, _ = train("two_step", lh, Ww, Vw, lr_hidden=lh, lr_output=lo_w)
         sweep.append({"m": width, **two_step_summary(lh, lo_w, loss, res, Ww, Vw)})
