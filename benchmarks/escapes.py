@@ -16,6 +16,13 @@ leaves open; neither is part of ``fit``.
   cell's slope; against the plain ``fit`` from the same seed. A linear network (slope 1) has no
   spurious local minima; the question is whether following it down avoids the poor ones.
 
+At the stall each negative-curvature run also records where the fit stands (``stall``): how
+many pre-activations sit on their kink (``|z| <= KINK_RTOL max|Z|``) and a histogram of
+``log10(|z| / max|Z|)``; the MSE the fixed-pattern model promises at its minimiser over
+``W, b`` (``V``, ``c`` held: the paper's full step); the best true MSE along the ray to that
+minimiser (fractions ``1, 1/2, ..., 2**-40``, where the backtracking stops at ``2**-29``) and
+along the negative fixed-pattern gradient (steps ``1e-12 .. 0.1`` times the parameter norm).
+
 Each data set is split and standardised as in ``training.py`` (``_datasets.py``), for each seed.
 Runs go to ``--jobs`` processes (one thread each); times are for comparison within a row only.
 Writes ``<out>/escapes.json`` (machine, configuration, every run), ``<out>/escapes.md`` (median
@@ -50,6 +57,13 @@ import relu_altmin
 RESULTS = Path(__file__).parent / "results"
 SLOPE_SCHEDULE = (0.9, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02)
 LINE_SEARCH = np.geomspace(1e-4, 10.0, 30)
+#: A pre-activation is on its kink when ``|z| <= KINK_RTOL * max|Z|``; drawn at random, about
+#: ``2 KINK_RTOL`` of the entries would be, i.e. none at these sizes.
+KINK_RTOL = 1e-9
+RAY_FRACTIONS = 2.0 ** -np.arange(41)
+GRADIENT_STEPS = np.geomspace(1e-12, 0.1, 45)
+#: Bins of ``log10(|z| / max|Z|)`` (an exact zero counts in the first).
+KINK_BINS = np.arange(-16.0, 0.25, 0.5)
 
 
 def flat(net: relu_altmin.TwoLayerNet) -> list[np.ndarray]:
@@ -59,13 +73,21 @@ def flat(net: relu_altmin.TwoLayerNet) -> list[np.ndarray]:
             np.asarray(net.c).reshape(-1)]
 
 
+def mse(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
+        pattern: np.ndarray | None = None) -> float:
+    """Training MSE ``(1/n)||F - Y||^2``; with ``pattern``, of the fixed-pattern model
+    ``F = (D * Z) V + c`` for that ``D``."""
+    W, b, V, c = parts
+    Z = X @ W.T + b
+    H = np.where(Z > 0, Z, slope * Z) if pattern is None else pattern * Z
+    return float(np.mean(np.sum((H @ V + c - Y) ** 2, axis=1)))
+
+
 def objective(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
               l2: float) -> float:
     """The penalised loss ``L`` of DESIGN §2 with the true activation."""
-    W, b, V, c = parts
-    Z = X @ W.T + b
-    F = np.where(Z > 0, Z, slope * Z) @ V + c
-    return 0.5 * float(np.mean(np.sum((F - Y) ** 2, axis=1))) + 0.5 * l2 * float(
+    W, b, V, _ = parts
+    return 0.5 * mse(X, Y, parts, slope) + 0.5 * l2 * float(
         np.sum(W**2) + np.sum(b**2) + np.sum(V**2))
 
 
@@ -95,6 +117,55 @@ def fixed_pattern_derivatives(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarr
     return grad, hess
 
 
+def fixed_pattern_minimiser(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray],
+                            slope: float, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """``W, b`` minimising ``L`` with the pattern ``D`` of ``parts`` and ``V``, ``c`` held (the
+    paper's full step), by least squares on the ridge-stacked system ``[J / sqrt(n);
+    sqrt(l2) I] w = [(Y - c) / sqrt(n); 0]``, ``J[(m, i), (j, a)] = V[j, m] D[i, j] Xt[i, a]``."""
+    W, b, V, c = parts
+    n, h = X.shape[0], W.shape[0]
+    Xt = np.hstack([X, np.ones((n, 1))])
+    D = np.where(X @ W.T + b > 0, 1.0, slope)
+    J = (V.T[:, None, :, None] * D[None, :, :, None] * Xt[None, :, None, :]).reshape(
+        V.shape[1] * n, h * Xt.shape[1])
+    system = np.vstack([J / np.sqrt(n), np.sqrt(l2) * np.eye(J.shape[1])])
+    rhs = np.concatenate([(Y - c).T.ravel() / np.sqrt(n), np.zeros(J.shape[1])])
+    w = np.linalg.lstsq(system, rhs, rcond=None)[0].reshape(h, Xt.shape[1])
+    return w[:, :-1], w[:, -1]
+
+
+def stall_diagnosis(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], grad: np.ndarray,
+                    slope: float, l2: float) -> dict[str, Any]:
+    """Where ``fit`` stopped: pre-activations on their kinks, the fixed-pattern model's
+    promise, and the best true MSE along the ray to its minimiser and along ``-grad``."""
+    W, b, V, c = parts
+    Z = np.abs(X @ W.T + b)
+    ratio = Z / Z.max()
+    W_star, b_star = fixed_pattern_minimiser(X, Y, parts, slope, l2)
+    D = np.where(X @ W.T + b > 0, 1.0, slope)
+    start = objective(X, Y, parts, slope, l2)
+    ray = [[W + s * (W_star - W), b + s * (b_star - b), V, c] for s in RAY_FRACTIONS]
+    ray_values = [objective(X, Y, trial, slope, l2) for trial in ray]
+    best = int(np.argmin(ray_values))
+    theta = np.concatenate([p.ravel() for p in parts])
+    direction = -grad / np.linalg.norm(grad) * np.linalg.norm(theta)
+    descent = [split_like(theta + t * direction, parts) for t in GRADIENT_STEPS]
+    descent_values = [objective(X, Y, trial, slope, l2) for trial in descent]
+    lowest = int(np.argmin(descent_values))
+    log_ratio = np.log10(np.maximum(ratio, 10.0**KINK_BINS[0])).ravel()
+    return {"entries": int(Z.size), "on_kink": int(np.sum(ratio <= KINK_RTOL)),
+            "kink_histogram": np.histogram(log_ratio, KINK_BINS)[0].tolist(),
+            "mse": mse(X, Y, parts, slope),
+            "model_mse": mse(X, Y, [W_star, b_star, V, c], slope, pattern=D),
+            "full_step_mse": mse(X, Y, ray[0], slope),
+            "ray_mse": mse(X, Y, ray[best], slope) if ray_values[best] < start else None,
+            "ray_fraction": float(RAY_FRACTIONS[best]) if ray_values[best] < start else 0.0,
+            "gradient_mse": (mse(X, Y, descent[lowest], slope)
+                             if descent_values[lowest] < start else None),
+            "gradient_step": float(GRADIENT_STEPS[lowest])
+            if descent_values[lowest] < start else 0.0}
+
+
 def split_like(theta: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
     cuts = np.cumsum([p.size for p in parts])[:-1]
     return [t.reshape(p.shape) for t, p in zip(np.split(theta, cuts), parts, strict=True)]
@@ -118,6 +189,10 @@ def negative_curvature(name: str, hidden: int, slope: float, seed: int, max_iter
         parts = flat(net)
         theta = np.concatenate([p.ravel() for p in parts])
         grad, hess = fixed_pattern_derivatives(X, Y, parts, theta, slope, result.l2)
+        if "stall" not in run:
+            t_stall = time.perf_counter()
+            run["stall"] = stall_diagnosis(X, Y, parts, grad, slope, result.l2)
+            t1 += time.perf_counter() - t_stall  # a measurement, not part of the escape's cost
         eigenvalues, vectors = np.linalg.eigh(hess)
         start = objective(X, Y, parts, slope, result.l2)
         best, best_theta = start, None
@@ -217,6 +292,27 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| {name} | {h} | {slope:g} | {r['seed']} | {r['fit_stop_reason']} | "
                 f"{r['fit_mse']:.5g} | {first['grad_norm']:.2g} | {first['lambda_min']:.2g} | "
                 f"{first['lambda_max']:.2g} | {refits} | {r['final_mse']:.5g} | {extra:.1f} |")
+    lines += ["", "## At the stall: the pattern on its kinks", "",
+              f"Per seed, at `fit`'s stall: pre-activations on their kink (`|z| <= "
+              f"{KINK_RTOL:g} max|Z|`, of all `n h`); the MSE of the fixed-pattern model at its "
+              "minimiser over `W, b` with `V, c` held (the paper's full step); the true MSE "
+              "there; the largest relative decrease of the true MSE (`1 - MSE / stall MSE`) "
+              "along the ray to it (at fraction `s`; - = none) and along the negative "
+              "fixed-pattern gradient (at a step of `t` times the parameter norm). Points are "
+              "chosen by the penalised loss, so a decrease can be negative by rounding.", "",
+              "| data set | h | slope | seed | stall MSE | on kink | model MSE | full step MSE "
+              "| decrease on the ray (s) | decrease along -gradient (t) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (name, h, slope), rs in cells(runs, "negative_curvature").items():
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            st = r["stall"]
+            ray = ("-" if st["ray_mse"] is None else
+                   f"{1 - st['ray_mse'] / st['mse']:.1e} ({st['ray_fraction']:.2g})")
+            down = ("-" if st["gradient_mse"] is None else
+                    f"{1 - st['gradient_mse'] / st['mse']:.1e} ({st['gradient_step']:.2g})")
+            lines.append(f"| {name} | {h} | {slope:g} | {r['seed']} | {st['mse']:.6g} | "
+                         f"{st['on_kink']} of {st['entries']} | {st['model_mse']:.5g} | "
+                         f"{st['full_step_mse']:.5g} | {ray} | {down} |")
     lines += ["", "## Slope continuation against the plain fit", "",
               f"Slopes {', '.join(f'{s:g}' for s in cfg['slope_schedule'])} (those above the "
               f"cell's), {cfg['slope_iters']} iterations each, then `fit` at the cell's slope. "
@@ -235,7 +331,7 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     for i, (key, rs) in enumerate(cells(runs, "negative_curvature").items()):
         ratio = [-r["rounds"][0]["lambda_min"] / r["rounds"][0]["lambda_max"] for r in rs]
         gain = [r["final_mse"] / r["fit_mse"] for r in rs]
@@ -257,6 +353,18 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax2.set_ylabel("slope continuation MSE")
     ax2.set_title("slope continuation (below the line: lower)")
     ax2.legend(fontsize=7)
+    centres = (KINK_BINS[:-1] + KINK_BINS[1:]) / 2
+    for i, (key, rs) in enumerate(cells(runs, "negative_curvature").items()):
+        for j, r in enumerate(rs):
+            counts = np.asarray(r["stall"]["kink_histogram"], dtype=float)
+            ax3.step(centres, np.where(counts > 0, counts, np.nan), where="mid", color=f"C{i}",
+                     alpha=0.7, label="{} h={} slope={:g}".format(*key) if j == 0 else None)
+    ax3.axvline(np.log10(KINK_RTOL), color="k", ls=":", lw=1)
+    ax3.set_yscale("log")
+    ax3.set_xlabel("log10(|z| / max|Z|) at the stall (left of the line: on the kink)")
+    ax3.set_ylabel("pre-activations")
+    ax3.set_title("pre-activations at the stall")
+    ax3.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
 

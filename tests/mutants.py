@@ -3,7 +3,7 @@
 Applies one mutant at a time to the source, runs the property tests that should catch it
 (``test_properties.py``, ``test_cg.py``, ``test_streaming.py`` on the NumPy,
 array-api-strict and PyTorch backends, ``test_benchmark_checks.py`` and
-``test_experiments.py``) and restores the
+``test_experiments.py``, ``test_escapes.py``) and restores the
 file. Not collected by pytest; run by hand after changing the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
@@ -161,6 +161,15 @@ MUTANTS = [
     ("gpu target: one backend enough", "benchmarks/kernels.py",
      "if cuda is None or cublas is None:", "if cuda is None and cublas is None:",
      "gpu_target"),
+    # The stall diagnosis of benchmarks/escapes.py (test_escapes.py).
+    ("stall: minimiser without ridge", "benchmarks/escapes.py",
+     "np.sqrt(l2) * np.eye(J.shape[1])", "0.0 * np.eye(J.shape[1])", "fixed_pattern_minimiser"),
+    ("stall: minimiser ignores the slope", "benchmarks/escapes.py",
+     "    D = np.where(X @ W.T + b > 0, 1.0, slope)\n    J = ",
+     "    D = np.where(X @ W.T + b > 0, 1.0, 0.0)\n    J = ", "fixed_pattern_minimiser"),
+    ("stall: kink threshold too wide", "benchmarks/escapes.py",
+     '"on_kink": int(np.sum(ratio <= KINK_RTOL))', '"on_kink": int(np.sum(ratio <= 1e-5))',
+     "counts_the_kinks"),
 ]
 
 
@@ -180,7 +189,7 @@ def main(selected: list[str]) -> int:
             run = subprocess.run(
                 [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
                  "tests/test_streaming.py", "tests/test_benchmark_checks.py",
-                 "tests/test_experiments.py", "-q", "-x",
+                 "tests/test_escapes.py", "tests/test_experiments.py", "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:
