@@ -73,13 +73,18 @@ def flat(net: relu_altmin.TwoLayerNet) -> list[np.ndarray]:
             np.asarray(net.c).reshape(-1)]
 
 
+def pattern(X: np.ndarray, W: np.ndarray, b: np.ndarray, slope: float) -> np.ndarray:
+    """The activation pattern ``D`` (1 where ``z > 0``, else ``slope``) of ``Z = X W^T + b``."""
+    return np.where(X @ W.T + b > 0, 1.0, slope)
+
+
 def mse(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
-        pattern: np.ndarray | None = None) -> float:
-    """Training MSE ``(1/n)||F - Y||^2``; with ``pattern``, of the fixed-pattern model
-    ``F = (D * Z) V + c`` for that ``D``."""
+        held: np.ndarray | None = None) -> float:
+    """Training MSE ``(1/n)||F - Y||^2``; with ``held``, a pattern ``D``, of the fixed-pattern
+    model ``F = (D * Z) V + c``."""
     W, b, V, c = parts
     Z = X @ W.T + b
-    H = np.where(Z > 0, Z, slope * Z) if pattern is None else pattern * Z
+    H = np.where(Z > 0, Z, slope * Z) if held is None else held * Z
     return float(np.mean(np.sum((H @ V + c - Y) ** 2, axis=1)))
 
 
@@ -99,7 +104,7 @@ def fixed_pattern_derivatives(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarr
     import torch
 
     W, b, _, _ = parts
-    D = torch.from_numpy(np.where(X @ W.T + b > 0, 1.0, slope))
+    D = torch.from_numpy(pattern(X, W, b, slope))
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     shapes = [p.shape for p in parts]
     sizes = [p.size for p in parts]
@@ -125,7 +130,7 @@ def fixed_pattern_minimiser(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray
     W, b, V, c = parts
     n, h = X.shape[0], W.shape[0]
     Xt = np.hstack([X, np.ones((n, 1))])
-    D = np.where(X @ W.T + b > 0, 1.0, slope)
+    D = pattern(X, W, b, slope)
     J = (V.T[:, None, :, None] * D[None, :, :, None] * Xt[None, :, None, :]).reshape(
         V.shape[1] * n, h * Xt.shape[1])
     system = np.vstack([J / np.sqrt(n), np.sqrt(l2) * np.eye(J.shape[1])])
@@ -142,7 +147,6 @@ def stall_diagnosis(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], grad:
     Z = np.abs(X @ W.T + b)
     ratio = Z / Z.max()
     W_star, b_star = fixed_pattern_minimiser(X, Y, parts, slope, l2)
-    D = np.where(X @ W.T + b > 0, 1.0, slope)
     start = objective(X, Y, parts, slope, l2)
     ray = [[W + s * (W_star - W), b + s * (b_star - b), V, c] for s in RAY_FRACTIONS]
     ray_values = [objective(X, Y, trial, slope, l2) for trial in ray]
@@ -156,7 +160,8 @@ def stall_diagnosis(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], grad:
     return {"entries": int(Z.size), "on_kink": int(np.sum(ratio <= KINK_RTOL)),
             "kink_histogram": np.histogram(log_ratio, KINK_BINS)[0].tolist(),
             "mse": mse(X, Y, parts, slope),
-            "model_mse": mse(X, Y, [W_star, b_star, V, c], slope, pattern=D),
+            "model_mse": mse(X, Y, [W_star, b_star, V, c], slope,
+                             held=pattern(X, W, b, slope)),
             "full_step_mse": mse(X, Y, ray[0], slope),
             "ray_mse": mse(X, Y, ray[best], slope) if ray_values[best] < start else None,
             "ray_fraction": float(RAY_FRACTIONS[best]) if ray_values[best] < start else 0.0,
