@@ -37,10 +37,12 @@ from ._validation import (
     check_nonnegative,
     check_slope,
     common_namespace,
+    untracked,
 )
 
-#: ``l2=None`` means ``DEFAULT_L2_FACTOR * mean(Xt**2)``: far too small to bias a fit, large
-#: enough to keep every system definite when a unit dies or has zero output weight.
+#: ``l2=None`` means ``DEFAULT_L2_FACTOR * mean(Xt**2)``: on standardised features far too
+#: small to bias a fit, large enough to keep every system definite when a unit dies or has
+#: zero output weight.
 DEFAULT_L2_FACTOR = 1e-8
 #: The backtracking tries steps 1, 1/2, ..., 2**-(MAX_HALVINGS - 1), then stays put.
 MAX_HALVINGS = 30
@@ -196,7 +198,9 @@ def fit(
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
     l2 : float or None, default None
         Ridge ``lambda`` on ``W``, ``b`` and ``V``. ``None`` uses
-        ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``).
+        ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``), which is
+        negligible for standardised features; on raw features of very different scales it is
+        not (``docs/method.md``, "Defaults"): standardise ``X`` first.
     bias : bool, default True
         Hidden bias ``b`` and output bias ``c``; ``False`` drops both.
     max_iter : int, default 100
@@ -516,18 +520,20 @@ def _start(
             raise ValueError("train_output=False needs output_weights (or init as a TwoLayerNet)")
         if bias and c is None:
             c = xp.zeros(k, dtype=xp.float64, device=dev)
-        V = xp.astype(V, xp.float64, copy=True)
-        c = None if c is None else xp.astype(c, xp.float64, copy=True)
+        V = xp.astype(untracked(V), xp.float64, copy=True)
+        c = None if c is None else xp.astype(untracked(c), xp.float64, copy=True)
     elif output_weights is not None:
         raise ValueError("output_weights is only used with train_output=False")
-    return xp.astype(Wt, xp.float64, copy=True), V, c
+    return xp.astype(untracked(Wt), xp.float64, copy=True), V, c
 
 
 def _check_seed(seed: Any) -> int | None:
     if seed is None or isinstance(seed, np.random.Generator):
         return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     return int(seed)
 
 

@@ -12,7 +12,14 @@ from typing import Any
 
 from array_api_compat import array_namespace, device
 
-from ._validation import check_array, check_data, check_nonnegative, check_slope, common_namespace
+from ._validation import (
+    check_array,
+    check_data,
+    check_nonnegative,
+    check_slope,
+    common_namespace,
+    untracked,
+)
 
 
 class TwoLayerNet:
@@ -146,7 +153,7 @@ class Params:
     def astype(self, dtype: Any, xp: Any) -> Params:
         """A copy with every array cast to ``dtype``."""
         def cast(a: Any) -> Any:
-            return None if a is None else xp.astype(a, dtype, copy=True)
+            return None if a is None else xp.astype(untracked(a), dtype, copy=True)
 
         return Params(cast(self.Wt), cast(self.S), cast(self.V), cast(self.c), self.bias)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from array_api_compat import array_namespace, device, is_array_api_obj
+from array_api_compat import array_namespace, device, is_array_api_obj, is_torch_array
 
 
 def common_namespace(arrays: dict[str, Any]) -> Any:
@@ -53,11 +53,20 @@ def check_shapes(X: Any, y: Any, *, allow_empty: bool = False, where: str = "") 
     return xp
 
 
+def untracked(a: Any) -> Any:
+    """``a`` without autograd history: a PyTorch tensor detached (same memory), any other
+    array as it is. The trainers treat what they are given as data, so a tensor that requires
+    grad (an ``nn.Parameter`` passed as a start, say) does not make every iteration record an
+    autograd graph."""
+    return a.detach() if is_torch_array(a) else a
+
+
 def check_data(X: Any, y: Any) -> tuple[Any, Any, Any]:
     """Validate training data; return ``(xp, X, Y)`` as float64 copies with ``Y`` 2-D."""
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=True)
     check_array(y, "y", xp, finite=True)
+    X, y = untracked(X), untracked(y)
     Y = y[:, None] if y.ndim == 1 else y
     # astype copies, so nothing the caller passed is ever written to.
     return xp, xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)

@@ -128,6 +128,14 @@ MUTANTS = [
      "        xp, X64, Y = check_data(X, y)\n",
      "        xp, X64, Y = check_data(X, y)\n"
      "        if X.shape[0] > 1:\n            X[0, 0] = X[0, 0] + 1.0\n", "not_modified"),
+    ("autograd kept on the data", "relu_altmin/_validation.py",
+     "    X, y = untracked(X), untracked(y)\n    Y = y[:, None]", "    Y = y[:, None]",
+     "require_grad"),
+    ("autograd kept on streamed chunks", "relu_altmin/_rows.py",
+     "    X, y = untracked(X), untracked(y)\n", "", "require_grad"),
+    ("autograd kept on the start", "relu_altmin/_fit.py",
+     "return xp.astype(untracked(Wt), xp.float64, copy=True), V, c",
+     "return xp.astype(Wt, xp.float64, copy=True), V, c", "require_grad"),
     # Streaming (test_streaming.py).
     ("chunk sums keep the last chunk", "relu_altmin/_rows.py",
      "    return a + b\n", "    return b\n", "chunked or streamed"),

@@ -78,6 +78,7 @@ def bad_fit_cases(xp, X, y):
             xp.ones((2, d), dtype=X.dtype), None, xp.ones(2, dtype=X.dtype), None)), ValueError,
          "init has 2 hidden units"),
         ("seed", lambda: fit(X, y, 2, seed="zero"), TypeError, "seed must be"),
+        ("negative seed", lambda: fit(X, y, 2, seed=-1), ValueError, "seed must be a non-neg"),
         ("callback", lambda: fit(X, y, 2, callback=3), TypeError, "callback must be callable"),
     ]
 

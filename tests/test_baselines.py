@@ -528,6 +528,7 @@ def bad_train_cases(xp, X, y):
         (train(train_output=1), TypeError, "train_output must be a bool"),
         (train(progress=None), TypeError, "progress must be a bool"),
         (train(seed="zero"), TypeError, "seed must be"),
+        (train(seed=-1), ValueError, "seed must be a non-negative int"),
         (train(callback=3), TypeError, "callback must be callable"),
         (train(hidden=X.shape[1] + 1, skip=True), ValueError, "skip=True needs"),
         (train(output_weights=xp.ones(2, dtype=X.dtype)), ValueError,

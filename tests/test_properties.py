@@ -411,3 +411,34 @@ def test_inputs_are_not_modified(xp, prob):
     for original, copy in zip((X, y, init), copies, strict=True):
         np.testing.assert_array_equal(to_numpy(original), copy)
     assert type(result.network.W) is type(X)
+
+
+@given(problems(max_n=8), st.sampled_from([None, 3]))
+def test_tensors_that_require_grad_are_taken_as_data(prob, chunk_rows):
+    """PyTorch inputs that require grad (data, a start and a known output layer, as
+    ``nn.Parameter``s would), in memory or streamed: the same fit as from plain tensors, no
+    autograd graph in the result, nothing accumulated in the inputs' ``.grad``."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(prob.seed)
+    W0, b0 = rng.standard_normal((prob.hidden, prob.X.shape[1])), rng.standard_normal(prob.hidden)
+    networks = []
+    for grad in (False, True):
+        def tensor(a, grad=grad):
+            return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+        inputs = {"X": tensor(prob.X), "y": tensor(prob.y), "W": tensor(W0), "b": tensor(b0)}
+        kwargs = {**prob.kwargs, "max_iter": 2, "chunk_rows": chunk_rows,
+                  "init": torch.concat([inputs["W"], inputs["b"][:, None]], dim=1)
+                  if prob.bias else inputs["W"]}
+        if not prob.train_output:
+            kwargs["output_weights"] = inputs["V"] = tensor(prob.output_weights)
+        networks.append(relu_altmin.fit(inputs["X"], inputs["y"], prob.hidden, **kwargs).network)
+        assert all(a.grad is None for a in inputs.values())
+    plain, tracked = networks
+    for name in ("W", "b", "V", "c"):
+        a, b = getattr(plain, name), getattr(tracked, name)
+        if a is None:
+            assert b is None
+            continue
+        assert not b.requires_grad, name
+        np.testing.assert_array_equal(a.numpy(), b.detach().numpy(), err_msg=name)
