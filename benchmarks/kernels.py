@@ -51,6 +51,10 @@ GPU_TARGET = {"n": 100_000, "h": 64, "d": 64}
 GPU_LEAKY_FACTOR = 2.0
 CPU_BACKENDS = ("numba", "blas", "reference")
 PAUSE = 0.05  # seconds between timed calls: lets idle BLAS/OpenMP threads stop spinning
+#: A one-minute load average above this fraction of the cores at the start means other work
+#: shares the machine: the report then says that its times are inflated (on 2026-11-23 a
+#: load of 2 on 2 cores made every call 2 to 40 times slower than on the idle machine).
+BUSY_LOAD_FRACTION = 0.5
 
 
 def make_problem(n: int, h: int, d: int, slope: float, dtype: str, seed: int = 0):
@@ -216,8 +220,19 @@ def cells_from_args(args) -> tuple[list[dict], list[dict]]:
     return cells, skipped
 
 
+def busy_warning(info: dict) -> str | None:
+    """A warning when the machine was busy before the benchmark started, else None."""
+    load, cores = info["loadavg_start"][0], info["cores"]
+    if load <= BUSY_LOAD_FRACTION * cores:
+        return None
+    return (f"**Busy machine:** the load average was {load:.2f} on {cores} cores before the "
+            "run started, so other work shared the cores: absolute times are inflated; compare "
+            "only the ratios measured in this run, or re-run on an idle machine.")
+
+
 def write_markdown(report: dict, path: Path) -> None:
     info = report["machine"]
+    warning = busy_warning(info)
     lines = [
         "# Masked Gram kernel benchmark",
         "",
@@ -227,6 +242,7 @@ def write_markdown(report: dict, path: Path) -> None:
         + f" · load average at start {info['loadavg_start'][0]:.2f}, "
         f"at end {info['loadavg_end'][0]:.2f}",
         "",
+        *([warning, ""] if warning else []),
         "Time is the median of the repeats; throughput is n·h²·d² multiply-adds per second; "
         "speedup is the BLAS path's time over the backend's, in the same run; extra memory is the "
         "peak traced during one call minus the output (p² numbers).",
@@ -361,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
                      "there is no usable CUDA device")
     cells, skipped = cells_from_args(args)
     report = {"machine": machine_info(), "args": vars(args), "results": [], "skipped": skipped}
+    warning = busy_warning(report["machine"])
+    if warning:
+        print(warning.replace("**", ""), file=sys.stderr)
     for i, cell in enumerate(cells, 1):
         result = run_cell(cell, backends, args.repeats, cupy)
         report["results"].append(result)

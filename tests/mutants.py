@@ -169,6 +169,8 @@ MUTANTS = [
     ("gpu target: one backend enough", "benchmarks/kernels.py",
      "if cuda is None or cublas is None:", "if cuda is None and cublas is None:",
      "gpu_target"),
+    ("busy warning ignores the cores", "benchmarks/kernels.py",
+     "if load <= BUSY_LOAD_FRACTION * cores:", "if load <= BUSY_LOAD_FRACTION:", "busy_machine"),
     # The stall diagnosis of benchmarks/escapes.py (test_escapes.py).
     ("stall: minimiser without ridge", "benchmarks/escapes.py",
      "np.sqrt(l2) * np.eye(J.shape[1])", "0.0 * np.eye(J.shape[1])", "fixed_pattern_minimiser"),

@@ -49,3 +49,16 @@ def test_gpu_target_ignores_other_cells(cuda, cublas, slope, dtype, key, missing
     partial = cell(slope, dtype, {name: t for name, t in (("cuda", cuda), ("cupy-blas", cublas))
                                   if name != missing})
     assert kernel_benchmark.gpu_target_checks([other, partial]) == []
+
+
+# The kernel report warns exactly when the load before the run exceeded half the cores.
+@given(load=st.floats(0.0, 64.0, allow_nan=False), cores=st.integers(1, 64))
+def test_kernel_report_warns_on_a_busy_machine(load, cores, tmp_path_factory):
+    machine = {"date": "today", "cpu": "cpu", "cores": cores, "numba_threads": cores,
+               "threading_layer": "omp", "versions": {}, "loadavg_start": (load, 0.0, 0.0),
+               "loadavg_end": (0.0, 0.0, 0.0)}
+    path = tmp_path_factory.mktemp("report") / "kernels.md"
+    kernel_benchmark.write_markdown({"machine": machine, "results": [], "skipped": []}, path)
+    busy = load > kernel_benchmark.BUSY_LOAD_FRACTION * cores
+    assert ("Busy machine" in path.read_text()) is busy
+    assert (kernel_benchmark.busy_warning(machine) is not None) is busy
