@@ -40,6 +40,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,13 @@ def cells(runs: list[dict[str, Any]], kind: str) -> dict[tuple, list[dict[str, A
     return grouped
 
 
+def by_seed(runs: list[dict[str, Any]], kind: str) -> Iterator[tuple[str, int, float, dict]]:
+    """``(data set, h, slope, run)`` for every run of ``kind``, cell by cell, seeds in order."""
+    for (name, h, slope), rs in cells(runs, kind).items():
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            yield name, h, slope, r
+
+
 def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     m, cfg = meta["machine"], meta["config"]
     lines = ["# Escapes from fit's stalls", "",
@@ -288,15 +296,14 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              "| data set | h | slope | seed | stop | stall MSE | grad norm | lambda_min | "
              "lambda_max | rounds | final MSE | extra s |",
              "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for (name, h, slope), rs in cells(runs, "negative_curvature").items():
-        for r in sorted(rs, key=lambda r: r["seed"]):
-            first = r["rounds"][0]
-            extra = sum(x["search_seconds"] + x.get("refit_seconds", 0.0) for x in r["rounds"])
-            refits = sum("refit_mse" in x for x in r["rounds"])
-            lines.append(
-                f"| {name} | {h} | {slope:g} | {r['seed']} | {r['fit_stop_reason']} | "
-                f"{r['fit_mse']:.5g} | {first['grad_norm']:.2g} | {first['lambda_min']:.2g} | "
-                f"{first['lambda_max']:.2g} | {refits} | {r['final_mse']:.5g} | {extra:.1f} |")
+    for name, h, slope, r in by_seed(runs, "negative_curvature"):
+        first = r["rounds"][0]
+        extra = sum(x["search_seconds"] + x.get("refit_seconds", 0.0) for x in r["rounds"])
+        refits = sum("refit_mse" in x for x in r["rounds"])
+        lines.append(
+            f"| {name} | {h} | {slope:g} | {r['seed']} | {r['fit_stop_reason']} | "
+            f"{r['fit_mse']:.5g} | {first['grad_norm']:.2g} | {first['lambda_min']:.2g} | "
+            f"{first['lambda_max']:.2g} | {refits} | {r['final_mse']:.5g} | {extra:.1f} |")
     lines += ["", "## At the stall: the pattern on its kinks", "",
               f"Per seed, at `fit`'s stall: pre-activations on their kink (`|z| <= "
               f"{KINK_RTOL:g} max|Z|`, of all `n h`); the MSE of the fixed-pattern model at its "
@@ -308,16 +315,15 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
               "| data set | h | slope | seed | stall MSE | on kink | model MSE | full step MSE "
               "| decrease on the ray (s) | decrease along -gradient (t) |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for (name, h, slope), rs in cells(runs, "negative_curvature").items():
-        for r in sorted(rs, key=lambda r: r["seed"]):
-            st = r["stall"]
-            ray = ("-" if st["ray_mse"] is None else
-                   f"{1 - st['ray_mse'] / st['mse']:.1e} ({st['ray_fraction']:.2g})")
-            down = ("-" if st["gradient_mse"] is None else
-                    f"{1 - st['gradient_mse'] / st['mse']:.1e} ({st['gradient_step']:.2g})")
-            lines.append(f"| {name} | {h} | {slope:g} | {r['seed']} | {st['mse']:.6g} | "
-                         f"{st['on_kink']} of {st['entries']} | {st['model_mse']:.5g} | "
-                         f"{st['full_step_mse']:.5g} | {ray} | {down} |")
+    for name, h, slope, r in by_seed(runs, "negative_curvature"):
+        st = r["stall"]
+        ray = ("-" if st["ray_mse"] is None else
+               f"{1 - st['ray_mse'] / st['mse']:.1e} ({st['ray_fraction']:.2g})")
+        down = ("-" if st["gradient_mse"] is None else
+                f"{1 - st['gradient_mse'] / st['mse']:.1e} ({st['gradient_step']:.2g})")
+        lines.append(f"| {name} | {h} | {slope:g} | {r['seed']} | {st['mse']:.6g} | "
+                     f"{st['on_kink']} of {st['entries']} | {st['model_mse']:.5g} | "
+                     f"{st['full_step_mse']:.5g} | {ray} | {down} |")
     lines += ["", "## Slope continuation against the plain fit", "",
               f"Slopes {', '.join(f'{s:g}' for s in cfg['slope_schedule'])} (those above the "
               f"cell's), {cfg['slope_iters']} iterations each, then `fit` at the cell's slope. "

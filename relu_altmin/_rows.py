@@ -19,7 +19,13 @@ import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
 
 from ._model import augment
-from ._validation import check_array, check_data, check_shapes, common_namespace, untracked
+from ._validation import (
+    check_array,
+    check_data,
+    check_shapes,
+    common_namespace,
+    float64_copies,
+)
 
 #: Elements (not bytes) of the largest ``rows x width`` temporary a streamed chunk allocates:
 #: the default chunk is ``CHUNK_ELEMENTS // width`` rows, ``width`` the widest of the
@@ -176,10 +182,8 @@ def add(a: Any, b: Any) -> Any:
 def prepare(X: Any, y: Any, bias: bool) -> tuple[Any, Any]:
     """A raw chunk as float64 ``(Xt, Y)``: the bias column appended, ``Y`` 2-D (copies)."""
     xp = array_namespace(X, y)
-    X, y = untracked(X), untracked(y)
-    Y = y[:, None] if y.ndim == 1 else y
-    return (augment(xp.astype(X, xp.float64, copy=True), bias, xp),
-            xp.astype(Y, xp.float64, copy=True))
+    X64, Y = float64_copies(X, y, xp)
+    return augment(X64, bias, xp), Y
 
 
 def _scan_sums(Xt: Any, Y: Any, d: int) -> tuple[Any, ...]:

@@ -61,15 +61,20 @@ def untracked(a: Any) -> Any:
     return a.detach() if is_torch_array(a) else a
 
 
+def float64_copies(X: Any, y: Any, xp: Any) -> tuple[Any, Any]:
+    """``(X, Y)`` as float64 copies without autograd history, ``Y`` 2-D. astype copies, so
+    nothing the caller passed is ever written to."""
+    X, y = untracked(X), untracked(y)
+    Y = y[:, None] if y.ndim == 1 else y
+    return xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)
+
+
 def check_data(X: Any, y: Any) -> tuple[Any, Any, Any]:
     """Validate training data; return ``(xp, X, Y)`` as float64 copies with ``Y`` 2-D."""
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=True)
     check_array(y, "y", xp, finite=True)
-    X, y = untracked(X), untracked(y)
-    Y = y[:, None] if y.ndim == 1 else y
-    # astype copies, so nothing the caller passed is ever written to.
-    return xp, xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)
+    return (xp, *float64_copies(X, y, xp))
 
 
 def check_slope(negative_slope: Any) -> float:

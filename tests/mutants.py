@@ -129,10 +129,12 @@ MUTANTS = [
      "        xp, X64, Y = check_data(X, y)\n"
      "        if X.shape[0] > 1:\n            X[0, 0] = X[0, 0] + 1.0\n", "not_modified"),
     ("autograd kept on the data", "relu_altmin/_validation.py",
-     "    X, y = untracked(X), untracked(y)\n    Y = y[:, None]", "    Y = y[:, None]",
-     "require_grad"),
-    ("autograd kept on streamed chunks", "relu_altmin/_rows.py",
      "    X, y = untracked(X), untracked(y)\n", "", "require_grad"),
+    ("autograd kept on streamed chunks", "relu_altmin/_rows.py",
+     "    X64, Y = float64_copies(X, y, xp)\n",
+     "    Y = y[:, None] if y.ndim == 1 else y\n"
+     "    X64, Y = xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)\n",
+     "require_grad"),
     ("autograd kept on the start", "relu_altmin/_fit.py",
      "return xp.astype(untracked(Wt), xp.float64, copy=True), V, c",
      "return xp.astype(Wt, xp.float64, copy=True), V, c", "require_grad"),
