@@ -52,6 +52,17 @@ def machine_info() -> dict:
     }
 
 
+def one_thread() -> None:
+    """A worker process's start: BLAS, Numba and torch on one thread each."""
+    import numba
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+
+
 def to_numpy(a: Any) -> Any:
     """A NumPy copy of a NumPy, CuPy or PyTorch array."""
     import numpy as np

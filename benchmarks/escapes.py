@@ -50,7 +50,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import machine_info
+from _common import machine_info, one_thread
 from _datasets import load
 
 import relu_altmin
@@ -251,17 +251,6 @@ def continuation(name: str, hidden: int, slope: float, seed: int, max_iter: int,
             "continuation_mse": homotopy.loss, "continuation_seconds": t2 - t1}
 
 
-def _one_thread() -> None:
-    """Worker start: BLAS, Numba and torch on one thread each."""
-    import numba
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-    numba.set_num_threads(1)
-    torch.set_num_threads(1)
-
-
 def _call(job: tuple[Any, ...]) -> dict[str, Any]:
     function, args = job
     return function(*args)
@@ -404,7 +393,7 @@ def main() -> None:
              for cell in grid for seed in args.continuation_seeds]
     t0 = time.perf_counter()
     runs = []
-    with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
         for i, run in enumerate(pool.map(_call, jobs), 1):
             runs.append(run)
             print(f"[{i}/{len(jobs)}] {run['kind']} {run['dataset']} h={run['hidden']} "

@@ -232,9 +232,12 @@ class Start:
     net: relu_altmin.TwoLayerNet
 
     @staticmethod
-    def from_fit(split: Split, hidden: int, slope: float, seed: int) -> Start:
+    def from_fit(split: Split, hidden: int, slope: float, seed: int,
+                 init: np.ndarray | None = None) -> Start:
+        """``fit``'s start: hidden weights from ``seed`` (or ``init``, ``h x (d + 1)``), then
+        the output layer solved exactly."""
         net = relu_altmin.fit(split.X_train, split.y_train, hidden, negative_slope=slope,
-                              seed=seed, max_iter=0).network
+                              seed=seed, init=init, max_iter=0).network
         V = np.asarray(net.V, dtype=np.float64)
         c = np.atleast_1d(np.asarray(net.c, dtype=np.float64))
         return Start(np.array(net.W, dtype=np.float64), np.array(net.b, dtype=np.float64),
@@ -493,8 +496,9 @@ def run_lbfgs(split: Split, slope: float, start: Start, device: Device,
 
 
 def run_sklearn(split: Split, hidden: int, slope: float, seed: int, max_iter: int,
-                max_fun: int, tol: float) -> dict[str, Any]:
-    """``MLPRegressor(solver="lbfgs")``: a ReLU network from its own init, whatever ``slope``.
+                max_fun: int, tol: float, start: Start | None = None) -> dict[str, Any]:
+    """``MLPRegressor(solver="lbfgs")``: a ReLU network, whatever ``slope``, from its own init
+    (``start=None``) or from ``start``.
 
     Its trace is its end point: MLPRegressor keeps no per-iteration losses or times for L-BFGS.
     """
@@ -503,7 +507,16 @@ def run_sklearn(split: Split, hidden: int, slope: float, seed: int, max_iter: in
 
     model = MLPRegressor(hidden_layer_sizes=(hidden,), activation="relu", solver="lbfgs",
                          alpha=SKLEARN_ALPHA, max_iter=max_iter, max_fun=max_fun, tol=tol,
-                         random_state=seed)
+                         random_state=seed, warm_start=start is not None)
+    if start is not None:
+        # warm_start continues from the weights of the last fit: one iteration creates the
+        # fitted attributes, then the start replaces those weights.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.set_params(max_iter=1).fit(split.X_train, split.y_train)
+        model.coefs_ = [start.W.T.copy(), start.V.copy()]
+        model.intercepts_ = [start.b.copy(), start.c.copy()]
+        model.set_params(max_iter=max_iter)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -515,7 +528,8 @@ def run_sklearn(split: Split, hidden: int, slope: float, seed: int, max_iter: in
     train = mse(model.predict(split.X_train), split.y_train)
     info = {"iterations": int(model.n_iter_),
             "stop": limits[0] if limits else "converged (L-BFGS-B's own test)",
-            "start": "own Glorot-uniform init (MLPRegressor takes no start)"}
+            "start": ("own Glorot-uniform init (MLPRegressor takes no start)" if start is None
+                      else "given start (warm_start)")}
     if slope != 0.0:
         info["network"] = SKLEARN_NO_LEAKY
     return {"train_mse": train, "test_mse": mse(model.predict(split.X_test), split.y_test),

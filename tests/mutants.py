@@ -3,7 +3,7 @@
 Applies one mutant at a time to the source, runs the property tests that should catch it
 (``test_properties.py``, ``test_cg.py``, ``test_streaming.py`` on the NumPy,
 array-api-strict and PyTorch backends, ``test_benchmark_checks.py`` and
-``test_experiments.py``, ``test_escapes.py``) and restores the
+``test_experiments.py``, ``test_escapes.py``, ``test_starts.py``) and restores the
 file. Not collected by pytest; run by hand after changing the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
@@ -182,6 +182,18 @@ MUTANTS = [
     ("stall: kink threshold too wide", "benchmarks/escapes.py",
      '"on_kink": int(np.sum(ratio <= KINK_RTOL))', '"on_kink": int(np.sum(ratio <= 1e-5))',
      "counts_the_kinks"),
+    # The starts of benchmarks/starts.py (test_starts.py).
+    ("starts: glorot draws biases first", "benchmarks/starts.py",
+     "drawn += [rs.uniform(-bound, bound, (fan_in, fan_out)), rs.uniform(-bound, bound, fan_out)]",
+     "drawn += [*reversed([rs.uniform(-bound, bound, fan_out), "
+     "rs.uniform(-bound, bound, (fan_in, fan_out))])]", "mlpregressors_own_start"),
+    ("starts: warm start keeps its own weights", "benchmarks/training.py",
+     "model.coefs_ = [start.W.T.copy(), start.V.copy()]", "pass", "mlpregressors_own_start"),
+    ("starts: ridge path skips the default fit", "benchmarks/starts.py",
+     "for l2 in [*l2s, None]:", "for l2 in [*l2s, *l2s[-1:]]:", "ridge_path_ends"),
+    ("starts: path steps too far", "benchmarks/starts.py",
+     "        l2_start *= factor\n", "        l2_start *= factor * factor\n",
+     "path_l2s_descend"),
 ]
 
 
@@ -201,7 +213,8 @@ def main(selected: list[str]) -> int:
             run = subprocess.run(
                 [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
                  "tests/test_streaming.py", "tests/test_benchmark_checks.py",
-                 "tests/test_escapes.py", "tests/test_experiments.py", "-q", "-x",
+                 "tests/test_escapes.py", "tests/test_starts.py", "tests/test_experiments.py",
+                 "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:
