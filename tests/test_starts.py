@@ -92,14 +92,14 @@ def test_ridge_path_ends_in_the_default_fit(split, hidden, slope, seed, iters):
 # The whole script on a small cell: every run is written, MLPRegressor from the redrawn start
 # reproduces its own run on each seed, and --from-json rewrites the same report.
 def test_script_writes_its_report(tmp_path):
-    command = [sys.executable, str(_BENCHMARKS / "starts.py"), "--datasets", "boston",
+    command = [sys.executable, str(_BENCHMARKS / "starts.py"), "--datasets", "diabetes",
                "--hidden", "3", "--seeds", "0", "1", "--max-iter", "10", "--lbfgs-time-cap",
                "2", "--path-iters", "2", "--jobs", "1", "--out", str(tmp_path)]
     subprocess.run(command, check=True, capture_output=True, cwd=_BENCHMARKS)
     saved = json.loads((tmp_path / "starts.json").read_text())
     # per seed: 3 starts x 3 optimisers, less fit from glorot, plus own and the ridge path
     assert len(saved["runs"]) == 2 * (3 * 3 - 1 + 2)
-    seeds = starts.grouped(saved["runs"])[("boston", 3, 0.0)]
+    seeds = starts.grouped(saved["runs"])[("diabetes", 3, 0.0)]
     assert all(starts.own_reproduced(runs) for runs in seeds.values())
     report = (tmp_path / "starts.md").read_text()
     subprocess.run([*command[:2], "--from-json", str(tmp_path / "starts.json")], check=True,
