@@ -155,9 +155,11 @@ def one_run(name: str, hidden: int, slope: float, seed: int, start: str, optimis
                         Device.for_backend("numpy"), **TORCH_LBFGS["torch_lbfgs_conv"],
                         time_cap=cfg["lbfgs_time_cap"])
     else:
-        given = start_for(start, split, hidden, slope, seed)
+        # fit solves the output layer itself: it takes only a hidden layer, its own from the
+        # seed ("fit") or scikit-learn's ("glorot_solved").
+        drawn = None if start == "fit" else glorot(split, hidden, slope, seed)
         out = run_altmin(split, hidden, slope, seed,
-                         {"init": np.column_stack([given.W, given.b]),
+                         {"init": None if drawn is None else np.column_stack([drawn.W, drawn.b]),
                           "max_iter": cfg["max_iter"]}, Device.for_backend("numpy"))
     return {"dataset": name, "hidden": hidden, "slope": slope, "seed": seed, "start": start,
             "optimiser": optimiser, "train_mse": out["train_mse"], "seconds": out["seconds"],
