@@ -63,6 +63,13 @@ MU_INIT, MU_SHRINK, MU_GROW, MU_MIN = 1e-3, 1.0 / 3.0, 4.0, 1e-12
 #: pattern has settled onto kinks that stop the Gauss-Newton model, and the fit switches to
 #: the paper's undamped step with backtracking for the rest of the run (docs/method.md).
 MU_SWITCH = 1.0
+#: Unit re-initialisation (``fit(reinit=True)``, docs/method.md, "Re-initialising units"): a
+#: *stall* is ``REINIT_WINDOW`` iterations that lower the objective by less than
+#: ``REINIT_RTOL`` (relative), or an iteration that moves no parameter. At a stall the unit
+#: of the best network so far that contributes least is redrawn and the fit goes on; it stops
+#: (``"no_progress"``) after ``REINIT_PATIENCE`` stalls in a row that do not lower the best
+#: objective by ``REINIT_RTOL``.
+REINIT_WINDOW, REINIT_RTOL, REINIT_PATIENCE = 20, 1e-3, 5
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,10 @@ class IterationRecord:
     cg_iterations : int
         Products with the hidden-step system in conjugate gradients, over all of this
         iteration's solves (0 for the dense solver).
+    reinit_unit : int
+        The hidden unit redrawn before this iteration (``fit(reinit=True)`` at a stall; the
+        output layer was then solved again), or -1. The objective may rise only at such an
+        iteration.
     """
 
     iteration: int
@@ -110,6 +121,7 @@ class IterationRecord:
     mu: float = 0.0
     solves: int = 0
     cg_iterations: int = 0
+    reinit_unit: int = -1
 
 
 @dataclass(frozen=True)
@@ -119,9 +131,10 @@ class FitResult:
     Attributes
     ----------
     network : TwoLayerNet
-        The trained network, in the caller's namespace, device and dtype.
+        The trained network, in the caller's namespace, device and dtype: the state of the
+        lowest objective the fit reached (the last one unless units were re-initialised).
     loss : float
-        Final training MSE.
+        Training MSE of ``network``.
     history : tuple of IterationRecord
         One record per iteration, starting with iteration 0.
     converged : bool
@@ -129,7 +142,8 @@ class FitResult:
     stop_reason : str
         ``"critical_point"`` (every relative gradient norm <= ``tol``), ``"no_progress"`` (an
         iteration moved no parameter by more than rounding: a fixed point of the alternation,
-        e.g. when no fraction of the hidden step lowers the loss), ``"max_iter"`` or
+        e.g. when no fraction of the hidden step lowers the loss; with ``reinit=True``,
+        ``REINIT_PATIENCE`` re-initialisations in a row that did not pay), ``"max_iter"`` or
         ``"callback"``.
     l2 : float
         The ridge ``lambda`` used (the default when ``l2=None`` was passed).
@@ -168,6 +182,7 @@ def fit(
     output_weights: Any | None = None,
     skip: bool = False,
     step: str = "joint",
+    reinit: bool = True,
     solver: str = "auto",
     max_dense_bytes: int | None = None,
     chunk_rows: int | None = None,
@@ -211,7 +226,7 @@ def fit(
     seed : int, numpy.random.Generator or None
         Seeds the default initialisation: entries of ``[W, b]`` drawn i.i.d. from
         ``N(0, 1/d)`` with NumPy, then moved to ``X``'s device. (``skip=True`` starts at
-        ``W = 0``, the identity.)
+        ``W = 0``, the identity.) The same stream then draws the re-initialised units.
     init : TwoLayerNet or array, optional
         Start from this network, or from these hidden weights, shape (h, d), or (h, d + 1)
         with the bias as last column.
@@ -233,6 +248,17 @@ def fit(
         (Levenberg-Marquardt's rule, constants ``MU_*`` in ``relu_altmin._fit``; ``mu``
         starts at 1e-3). ``"exact"`` is the paper's step, ``mu = 0``: the full fixed-pattern
         minimiser, backtracked ``s = 1, 1/2, ...`` until the loss does not rise.
+    reinit : bool, default True
+        Re-initialise units at stalls (``docs/method.md``, "Re-initialising units"): when
+        ``REINIT_WINDOW = 20`` iterations lower the objective by less than
+        ``REINIT_RTOL = 1e-3`` (relative), or an iteration moves no parameter, the unit of
+        the best network so far with the smallest ``||V_j|| ||H[:, j]||`` gets new hidden
+        weights drawn like the default start's (from ``seed``'s stream), the output layer is
+        solved again and ``mu`` restarts at ``MU_INIT``. The fit returns the best network
+        seen and stops with ``"no_progress"`` after ``REINIT_PATIENCE = 5`` stalls in a row
+        that lowered the best objective by less than ``REINIT_RTOL``. ``False`` (and any
+        ``train_output=False`` fit) runs the plain alternation, whose objective never rises,
+        and stops at its first fixed point.
     solver : {"auto", "dense", "cg"}
         Hidden-step solver. ``"dense"`` assembles the Gram matrix with
         :func:`relu_altmin.kernels.masked_gram` and solves it directly: ``m^2`` numbers for
@@ -274,7 +300,7 @@ def fit(
     hidden = check_int(hidden, "hidden", 1)
     slope = check_slope(negative_slope)
     for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
-                       ("progress", progress)):
+                       ("reinit", reinit), ("progress", progress)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     max_iter = check_int(max_iter, "max_iter", 0)
@@ -295,8 +321,10 @@ def fit(
         raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
                          f"n_features={d}")
     caller_xp = array_namespace(rows.template)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
+        _check_seed(seed))
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
-        rows.template, caller_xp, init, hidden, d, k, bias, skip, seed, train_output,
+        rows.template, caller_xp, init, hidden, d, k, bias, skip, rng, train_output,
         output_weights, rows.y_ndim == 1))
     rows.scan()
     n = rows.n
@@ -318,11 +346,11 @@ def fit(
     state = _evaluate(rows, params, slope, lam)
 
     def record(iteration: int, fraction: float, flips: int, mu: float = 0.0,
-               solves: int = 0, cg_iterations: int = 0) -> IterationRecord:
+               solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
         return make_record(_residuals(rows, params, state, lam), state.loss, state.objective,
                            train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
-                           mu=mu, solves=solves, cg_iterations=cg_iterations)
+                           mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit)
 
     history = [record(0, 0.0, 0)]
     if progress:
@@ -330,6 +358,9 @@ def fit(
     stop_reason = "max_iter"
     eps = float(xp.finfo(xp.float64).eps)
     mu = MU_INIT
+    reinit = reinit and train_output
+    best: tuple[Params, Evaluation] | None = None  # lowest objective at a stall so far
+    round_start, stalls, unit = 0, 0, -1  # first record since the last re-initialisation
     for iteration in range(1, max_iter + 1):
         previous = params
         solves, work, fraction = 0, 0, 0.0
@@ -349,7 +380,8 @@ def fit(
                 params = _output_solved(rows, params, slope, lam)
                 state = _evaluate(rows, params, slope, lam, previous.Wt)
         history.append(record(iteration, fraction, state.flips if fraction else 0,
-                              0.0 if step == "exact" else mu, solves, work))
+                              0.0 if step == "exact" else mu, solves, work, unit))
+        unit = -1
         if step != "exact" and mu <= MU_SWITCH:
             mu = max(mu * MU_SHRINK, MU_MIN)
         if progress:
@@ -360,15 +392,37 @@ def fit(
         if max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol:
             stop_reason = "critical_point"
             break
-        if _unchanged(previous, params, 4 * eps, xp):
+        fixed_point = _unchanged(previous, params, 4 * eps, xp)
+        if not reinit:
+            if fixed_point:
+                stop_reason = "no_progress"
+                break
+            continue
+        window = history[round_start:]
+        if not fixed_point and (len(window) <= REINIT_WINDOW or window[-1].objective
+                                < (1.0 - REINIT_RTOL) * window[-1 - REINIT_WINDOW].objective):
+            continue
+        # A stall: keep the better of this state and the best so far, then redraw a unit.
+        if best is None or state.objective < (1.0 - REINIT_RTOL) * best[1].objective:
+            stalls = 0
+        else:
+            stalls += 1
+        if best is None or state.objective < best[1].objective:
+            best = (params, state)
+        if stalls >= REINIT_PATIENCE:
             stop_reason = "no_progress"
             break
+        params, unit = _reinit_unit(rows, best[0], slope, lam, rng, d)
+        state = _evaluate(rows, params, slope, lam)
+        mu, round_start = MU_INIT, len(history)
 
+    if best is not None and best[1].objective < state.objective:
+        params, state = best
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
-              f"loss {history[-1].loss:.6e}", file=sys.stderr)
+              f"loss {state.loss:.6e}", file=sys.stderr)
     return FitResult(
-        network=network(), loss=history[-1].loss, history=tuple(history),
+        network=network(), loss=state.loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
         residuals=_residuals(rows, params, state, lam), solver=solver)
 
@@ -386,7 +440,7 @@ def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,
 def make_record(
     residuals: dict[str, float], loss: float, obj: float, train_output: bool, *,
     iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
-    solves: int = 0, cg_iterations: int = 0,
+    solves: int = 0, cg_iterations: int = 0, reinit_unit: int = -1,
 ) -> IterationRecord:
     """The history entry of a state with these relative gradient norms, MSE and objective;
     shared with the gradient baselines."""
@@ -394,7 +448,7 @@ def make_record(
         iteration=iteration, loss=loss, objective=obj, seconds=seconds, step=step,
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
-        mu=mu, solves=solves, cg_iterations=cg_iterations)
+        mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit)
 
 
 def _evaluate(rows: Rows, params: Params, slope: float, lam: float,
@@ -470,7 +524,7 @@ def _backtrack(
 
 def _start(
     X: Any, xp: Any, init: Any, hidden: int, d: int, k: int, bias: bool, skip: bool,
-    seed: Any, train_output: bool, output_weights: Any, y_is_1d: bool,
+    rng: np.random.Generator, train_output: bool, output_weights: Any, y_is_1d: bool,
 ) -> tuple[Any, Any | None, Any | None]:
     """Starting ``Wt`` (float64, h x d~) and, for a known output layer, ``V`` and ``c``."""
     dev = device(X)
@@ -502,11 +556,7 @@ def _start(
     elif skip:
         Wt = xp.zeros((hidden, dt), dtype=xp.float64, device=dev)
     else:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-            _check_seed(seed))
         Wt = xp.asarray(rng.standard_normal((hidden, dt)) / math.sqrt(d), device=dev)
-    if init is not None and seed is not None:
-        _check_seed(seed)
     if not train_output:
         if output_weights is not None:
             common_namespace({"X": X, "output_weights": output_weights})
@@ -525,6 +575,22 @@ def _start(
     elif output_weights is not None:
         raise ValueError("output_weights is only used with train_output=False")
     return xp.astype(untracked(Wt), xp.float64, copy=True), V, c
+
+
+def _reinit_unit(rows: Rows, params: Params, slope: float, lam: float,
+                 rng: np.random.Generator, d: int) -> tuple[Params, int]:
+    """``params`` with the unit ``j`` of least ``||V_j|| ||H[:, j]||`` given hidden weights
+    drawn like the default start's (``N(0, 1/d)``), then the exact output solve; and ``j``."""
+    xp = rows.xp
+    h, dt = params.Wt.shape
+    gram, _ = rows.reduce(output_sums, params, slope)
+    column_squares = xp.linalg.diagonal(gram)[:h]  # ||H[:, j]||^2
+    j = int(xp.argmin(column_squares * xp.sum(params.V * params.V, axis=1)))
+    drawn = xp.asarray(rng.standard_normal(dt) / math.sqrt(d), dtype=params.Wt.dtype,
+                       device=device(params.Wt))
+    redrawn = xp.arange(h, device=device(params.Wt)) == j
+    Wt = xp.where(redrawn[:, None], drawn[None, :], params.Wt)
+    return _output_solved(rows, params.replace(Wt=Wt), slope, lam), j
 
 
 def _check_seed(seed: Any) -> int | None:

@@ -347,7 +347,7 @@ def _start_params(
     d, k = X64.shape[1], Y.shape[1]
     if isinstance(init, TwoLayerNet):
         # Every layer from ``init``; with ``train_output=False`` this is ``fit``'s own start.
-        Wt, V, c = _start(X, xp, init, hidden, d, k, bias, skip, None, False,
+        Wt, V, c = _start(X, xp, init, hidden, d, k, bias, skip, rng, False,
                           None if train_output else output_weights, y_ndim == 1)
         S = identity_offset(hidden, bias, xp, xp.float64, device(X64)) if skip else None
         return Params(Wt, S, V, c, bias)

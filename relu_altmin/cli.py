@@ -610,7 +610,8 @@ def _describe(X: np.ndarray, y: np.ndarray, source: str) -> dict[str, Any]:
 def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> FitResult:
     """``fit`` with the command's settings, its progress on stderr unless ``--quiet``."""
     settings = {"negative_slope": args.negative_slope, "max_iter": args.max_iter,
-                "seed": args.seed, "step": args.step, "solver": args.solver}
+                "seed": args.seed, "step": args.step, "reinit": args.reinit,
+                "solver": args.solver}
     if args.quiet:
         return fit(X, y, args.hidden, **settings)
     with Progress(args.max_iter, "fit") as bar:
@@ -689,7 +690,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.json:
         _print_json({"command": "demo", "data": _describe(X, y, "diabetes (embedded)"),
                      "hidden": args.hidden, "negative_slope": args.negative_slope,
-                     "seed": args.seed, "step": args.step, "fit": fit_summary(result),
+                     "seed": args.seed, "step": args.step, "reinit": args.reinit,
+                     "fit": fit_summary(result),
                      "adam": comparison})
         return
     _print_summary(result)
@@ -720,7 +722,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if args.json:
         _print_json({"command": "fit", "data": _describe(X, y, source), "hidden": args.hidden,
                      "negative_slope": args.negative_slope, "seed": args.seed,
-                     "step": args.step, **fit_summary(result), "network": args.out})
+                     "step": args.step, "reinit": args.reinit, **fit_summary(result),
+                     "network": args.out})
         return
     _print_summary(result)
     print(f"network written to {_show(args.out)}")
@@ -775,7 +778,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.json:
         _print_json({"command": "bench", "data": _describe(X, y, source),
                      "hidden": args.hidden, "negative_slope": args.negative_slope,
-                     "seed": args.seed, "step": args.step, "fit": fit_summary(result),
+                     "seed": args.seed, "step": args.step, "reinit": args.reinit,
+                     "fit": fit_summary(result),
                      "adam": comparison})
         return
     print(f"{args.hidden} hidden units, negative slope {args.negative_slope:g}, l2 "
@@ -848,6 +852,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hidden step: damped Gauss-Newton over both layers (joint, the "
                             "default), damped hidden layer alone (damped), or the paper's "
                             "undamped step (exact)")
+        p.add_argument("--no-reinit", dest="reinit", action="store_false",
+                       help="stop at the first stall instead of re-initialising the least useful "
+                            "unit there (fit's reinit=False)")
         p.add_argument("--solver", choices=SOLVERS, default="auto",
                        help="hidden-step solver: dense, matrix-free conjugate gradients (cg), or "
                             "dense up to 500 unknowns (any for --step exact) while it fits in "

@@ -102,6 +102,7 @@ class _AnalyticReLUBase(BaseEstimator):
         max_iter: int = 100,
         tol: float = 1e-8,
         step: str = "joint",
+        reinit: bool = True,
         random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
     ) -> None:
@@ -113,6 +114,7 @@ class _AnalyticReLUBase(BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.step = step
+        self.reinit = reinit
         self.random_state = random_state
         self.progress = progress
 
@@ -129,7 +131,7 @@ class _AnalyticReLUBase(BaseEstimator):
         """
         result = fit(
             X, y, self.hidden, negative_slope=self.negative_slope, l2=self.l2, bias=self.bias,
-            max_iter=self.max_iter, tol=self.tol, step=self.step,
+            max_iter=self.max_iter, tol=self.tol, step=self.step, reinit=self.reinit,
             seed=_seed(self.random_state), progress=self.progress,
         )
         self.network_: TwoLayerNet = result.network
@@ -185,6 +187,8 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         Stop when every relative gradient norm is at most ``tol``.
     step : {"joint", "damped", "exact"}, default "joint"
         The hidden step of :func:`relu_altmin.fit`.
+    reinit : bool, default True
+        Re-initialise the least useful unit at stalls (:func:`relu_altmin.fit`'s ``reinit``).
     random_state : int, numpy.random.RandomState or None, default None
         Seeds the random hidden layer at the start. A non-negative int is passed to
         :func:`relu_altmin.fit` as ``seed`` unchanged, so the same int gives the same network
@@ -321,6 +325,8 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         Stop when every relative gradient norm is at most ``tol``.
     step : {"joint", "damped", "exact"}, default "joint"
         The hidden step of :func:`relu_altmin.fit`.
+    reinit : bool, default True
+        Re-initialise the least useful unit at stalls (:func:`relu_altmin.fit`'s ``reinit``).
     random_state : int, numpy.random.RandomState or None, default None
         Seeds the random hidden layer; a non-negative int is :func:`relu_altmin.fit`'s
         ``seed`` unchanged, a ``RandomState`` (or ``None``) draws it.

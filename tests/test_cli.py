@@ -235,17 +235,19 @@ def test_plain_progress_prints_every_kth_and_the_last(total, every, data):
 
 
 @settings(max_examples=15)
-@given(max_iter=st.integers(0, 6), hidden=st.integers(1, 3),
+@given(max_iter=st.integers(0, 30), hidden=st.integers(1, 3),
        step=st.sampled_from(["joint", "damped", "exact"]), slope=st.sampled_from([0.0, 0.2]),
-       quiet=st.booleans())
-def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope, quiet):
+       reinit=st.booleans(), quiet=st.booleans())
+def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope, reinit,
+                                         quiet):
     X, y = make_table(rows=25, seed=1)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
     stdout, stderr = io.StringIO(), io.StringIO()
     argv = ["fit", str(tmp_path / "X.npy"), "--targets", str(tmp_path / "y.npy"), "--hidden",
             str(hidden), "--max-iter", str(max_iter), "--step", step, "--negative-slope",
-            str(slope), "--out", str(tmp_path / "n.npz"), "--json"] + ["--quiet"] * quiet
+            str(slope), "--out", str(tmp_path / "n.npz"), "--json"] + ["--quiet"] * quiet \
+        + ["--no-reinit"] * (not reinit)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stdout", stdout)
         patch.setattr(sys, "stderr", stderr)
@@ -255,13 +257,16 @@ def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope
     document = json.loads(text)
     assert len(document["history"]) == document["iterations"] + 1
     result = relu_altmin.fit(X, y, hidden, negative_slope=slope, max_iter=max_iter, seed=0,
-                             step=step)
+                             step=step, reinit=reinit)
+    assert document["reinit"] is reinit
     assert document["loss"] == result.loss and document["iterations"] == result.n_iter
     assert document["stop_reason"] == result.stop_reason
     assert document["residuals"] == result.residuals and document["l2"] == result.l2
     assert [r["loss"] for r in document["history"]] == [r.loss for r in result.history]
     assert [r["pattern_flips"] for r in document["history"]] \
         == [r.pattern_flips for r in result.history]
+    assert [r["reinit_unit"] for r in document["history"]] \
+        == [r.reinit_unit for r in result.history]
     assert document["seconds"] == document["history"][-1]["seconds"] >= 0
     assert document["network"] == str(tmp_path / "n.npz")
     progress = stderr.getvalue().splitlines()

@@ -141,6 +141,7 @@ def regression_problems(draw):
         bias=draw(st.booleans()),
         max_iter=draw(st.integers(0, 6)),
         step=draw(st.sampled_from(["joint", "damped", "exact"])),
+        reinit=draw(st.booleans()),
     )
     return X, Y, params, draw(st.integers(0, 2**31 - 1))
 
@@ -355,7 +356,7 @@ BAD_PARAMS = [
     ("negative_slope", 1.0, ValueError), ("negative_slope", "x", TypeError),
     ("l2", -1.0, ValueError), ("bias", "yes", TypeError),
     ("max_iter", -1, ValueError), ("tol", float("nan"), ValueError),
-    ("step", "newton", ValueError), ("progress", 1, TypeError),
+    ("step", "newton", ValueError), ("reinit", "yes", TypeError), ("progress", 1, TypeError),
     ("random_state", -1, ValueError), ("random_state", "seed", TypeError),
     ("random_state", True, TypeError), ("random_state", np.random.default_rng(0), TypeError),
 ]
