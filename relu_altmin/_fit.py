@@ -148,7 +148,7 @@ class FitResult:
     l2 : float
         The ridge ``lambda`` used (the default when ``l2=None`` was passed).
     residuals : dict
-        Final relative gradient norms (see :func:`critical_point_residuals`), computed in
+        Relative gradient norms of ``network`` (see :func:`critical_point_residuals`), computed in
         float64 before the network is cast to the caller's dtype.
     solver : str
         The hidden-step solver that ran, ``"dense"`` or ``"cg"`` (what ``"auto"`` chose).
@@ -222,7 +222,8 @@ def fit(
         Most iterations (each one hidden solve and one output solve).
     tol : float, default 1e-8
         Stop when every relative gradient norm (:func:`critical_point_residuals`) is at
-        most ``tol``.
+        most ``tol`` (with ``reinit=True``, at a state no worse than the best so far; a
+        critical point above it is a stall).
     seed : int, numpy.random.Generator or None
         Seeds the default initialisation: entries of ``[W, b]`` drawn i.i.d. from
         ``N(0, 1/d)`` with NumPy, then moved to ``X``'s device. (``skip=True`` starts at
@@ -389,10 +390,12 @@ def fit(
         if callback is not None and callback(history[-1], network()):
             stop_reason = "callback"
             break
-        if max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol:
+        critical = max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol
+        if critical and (best is None or state.objective <= best[1].objective):
             stop_reason = "critical_point"
             break
-        fixed_point = _unchanged(previous, params, 4 * eps, xp)
+        # A critical point above the best network so far is a stall like a fixed point.
+        fixed_point = critical or _unchanged(previous, params, 4 * eps, xp)
         if not reinit:
             if fixed_point:
                 stop_reason = "no_progress"
