@@ -52,6 +52,11 @@ def machine_info() -> dict:
     }
 
 
+#: ``fit``'s keyword for the plain alternation, which stops at its first stall (no unit is
+#: re-initialised): what escapes.py and starts.py study, and measured their results with.
+PLAIN = {"reinit": False}
+
+
 def one_thread() -> None:
     """A worker process's start: BLAS, Numba and torch on one thread each."""
     import numba

@@ -52,7 +52,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import machine_info, one_thread
+from _common import PLAIN, machine_info, one_thread
 from _datasets import load
 
 import relu_altmin
@@ -65,8 +65,6 @@ LINE_SEARCH = np.geomspace(1e-4, 10.0, 30)
 KINK_RTOL = 1e-9
 RAY_FRACTIONS = 2.0 ** -np.arange(41)
 GRADIENT_STEPS = np.geomspace(1e-12, 0.1, 45)
-#: Every fit here is the plain alternation, which stops at its first stall.
-PLAIN = {"reinit": False}
 #: Bins of ``log10(|z| / max|Z|)`` (an exact zero counts in the first).
 KINK_BINS = np.arange(-16.0, 0.25, 0.5)
 

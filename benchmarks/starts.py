@@ -59,7 +59,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import machine_info, one_thread
+from _common import PLAIN, machine_info, one_thread
 from _datasets import Split, load
 from sklearn.utils import check_random_state
 from training import (
@@ -79,9 +79,6 @@ import relu_altmin
 RESULTS = Path(__file__).parent / "results"
 STARTS = ("fit", "glorot", "glorot_solved")
 OPTIMISERS = ("sklearn_lbfgs", "torch_lbfgs", "altmin")
-#: ``altmin`` is the plain alternation (measured before ``fit`` re-initialised units at stalls
-#: by default): the question here is where each start leads, not how to leave a stall.
-PLAIN = {"reinit": False}
 #: ``fit`` re-solves the output layer first: from ``glorot`` it is the run from this start.
 ALTMIN_SAME_AS = {"glorot": "glorot_solved"}
 LBFGS_TIME_CAP = 120.0

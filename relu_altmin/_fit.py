@@ -401,9 +401,9 @@ def fit(
                 stop_reason = "no_progress"
                 break
             continue
-        window = history[round_start:]
-        if not fixed_point and (len(window) <= REINIT_WINDOW or window[-1].objective
-                                < (1.0 - REINIT_RTOL) * window[-1 - REINIT_WINDOW].objective):
+        if not fixed_point and (len(history) - round_start <= REINIT_WINDOW
+                                or state.objective < (1.0 - REINIT_RTOL)
+                                * history[-1 - REINIT_WINDOW].objective):
             continue
         # A stall: keep the better of this state and the best so far, then redraw a unit.
         if best is None or state.objective < (1.0 - REINIT_RTOL) * best[1].objective:

@@ -6,8 +6,12 @@ variable must be set before numba is first imported, so it is done here at colle
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is None:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
@@ -26,6 +30,24 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+#: The repository's benchmark scripts: a folder of scripts, not a package.
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_script(stem: str, module_name: str | None = None) -> ModuleType:
+    """``benchmarks/<stem>.py`` loaded by path as module ``module_name`` (default ``stem``).
+
+    The folder goes on ``sys.path`` first, so that the script's imports of the modules beside
+    it (``_common``, ``_datasets``, ``training``) resolve; a name of its own keeps
+    ``kernels.py`` apart from the package ``relu_altmin.kernels``.
+    """
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(module_name or stem, BENCHMARKS / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def usable_cupy():

@@ -6,18 +6,13 @@ checked against its rule for any timings, cells off the target and cells missing
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+from conftest import benchmark_script
 from hypothesis import given
 from hypothesis import strategies as st
 
-# benchmarks/ is a folder of scripts, and the repository's kernels/ folder is the package
-# relu_altmin.kernels: load the script by path under a name of its own.
-_spec = importlib.util.spec_from_file_location(
-    "kernel_benchmark", Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py")
-kernel_benchmark = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kernel_benchmark)
+# The repository's kernels/ folder is the package relu_altmin.kernels: the script gets a
+# name of its own.
+kernel_benchmark = benchmark_script("kernels", "kernel_benchmark")
 
 seconds = st.floats(1e-6, 1e3, allow_nan=False, allow_infinity=False)
 slopes = st.sampled_from([0.0, 0.01, 0.1, 0.5])

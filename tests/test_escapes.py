@@ -8,19 +8,12 @@ their kink. Both are checked here on random problems.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
+from conftest import benchmark_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(_BENCHMARKS))  # the script imports _common and _datasets beside it
-_spec = importlib.util.spec_from_file_location("escapes", _BENCHMARKS / "escapes.py")
-escapes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(escapes)
+escapes = benchmark_script("escapes")
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -8,25 +8,20 @@ random problems.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
+from conftest import BENCHMARKS, benchmark_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import relu_altmin
 
-_BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(_BENCHMARKS))  # the script imports training, _common and _datasets
-_spec = importlib.util.spec_from_file_location("starts", _BENCHMARKS / "starts.py")
-starts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(starts)
-from _datasets import Split  # noqa: E402  (after the path above)
+starts = benchmark_script("starts")
+from _datasets import Split  # noqa: E402  (benchmark_script put benchmarks/ on the path)
 from training import run_sklearn  # noqa: E402
 
 EPS = float(np.finfo(np.float64).eps)
@@ -92,10 +87,10 @@ def test_ridge_path_ends_in_the_default_fit(split, hidden, slope, seed, iters):
 # The whole script on a small cell: every run is written, MLPRegressor from the redrawn start
 # reproduces its own run on each seed, and --from-json rewrites the same report.
 def test_script_writes_its_report(tmp_path):
-    command = [sys.executable, str(_BENCHMARKS / "starts.py"), "--datasets", "diabetes",
+    command = [sys.executable, str(BENCHMARKS / "starts.py"), "--datasets", "diabetes",
                "--hidden", "3", "--seeds", "0", "1", "--max-iter", "10", "--lbfgs-time-cap",
                "2", "--path-iters", "2", "--jobs", "1", "--out", str(tmp_path)]
-    subprocess.run(command, check=True, capture_output=True, cwd=_BENCHMARKS)
+    subprocess.run(command, check=True, capture_output=True, cwd=BENCHMARKS)
     saved = json.loads((tmp_path / "starts.json").read_text())
     # per seed: 3 starts x 3 optimisers, less fit from glorot, plus own and the ridge path
     assert len(saved["runs"]) == 2 * (3 * 3 - 1 + 2)
@@ -103,6 +98,6 @@ def test_script_writes_its_report(tmp_path):
     assert all(starts.own_reproduced(runs) for runs in seeds.values())
     report = (tmp_path / "starts.md").read_text()
     subprocess.run([*command[:2], "--from-json", str(tmp_path / "starts.json")], check=True,
-                   capture_output=True, cwd=_BENCHMARKS)
+                   capture_output=True, cwd=BENCHMARKS)
     assert (tmp_path / "starts.md").read_text() == report
     assert (tmp_path / "starts.png").stat().st_size > 0
