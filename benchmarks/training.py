@@ -71,6 +71,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import statistics
@@ -149,6 +150,12 @@ LBFGS_PRESET = {
     "name": "training_lbfgs",
 }
 Trace = list[tuple[float, float]]
+#: Marks a time comparison between runs made on different days (``--from-json`` merges): on a
+#: shared machine such a ratio mixes two machine states, and only ratios measured in one run
+#: are reliable.
+ACROSS_DAYS_MARK = " ‡"
+ACROSS_DAYS_NOTE = ("‡ For at least one seed, {this} run and {other} run were made on different "
+                    "days (`info.day` in the JSON): a ratio of times from different runs.")
 BACKENDS = ("numpy", "torch", "cupy")
 
 
@@ -776,6 +783,7 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
     runs: list[Run] = []
     count = 0
     bench_start = time.perf_counter()
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     splits: dict[tuple[str, int], Split] = {}
     for name, seed, hidden, slope in configs:
         if (name, seed) not in splits:
@@ -798,6 +806,7 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
             count += 1
             run = run_method(method, split, hidden, slope, seed, start, plan)
             run.info["target_variance"] = variance  # for the L-BFGS target's interpolation test
+            run.info["day"] = day  # the run's provenance, kept through --from-json merges
             runs.append(run)
             lr = f" lr {run.lr:g}" if run.lr is not None else ""
             print(f"[{count}/{total}] {name} ({split.shape}) h={hidden} slope={slope:g} "
@@ -819,6 +828,11 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
 
 # --------------------------------------------------------------------------------------------
 # Reports.
+
+
+def different_days(a: Run, b: Run) -> bool:
+    """Whether two runs were made on different days, so a ratio of their times mixes runs."""
+    return a.info.get("day") != b.info.get("day")
 
 
 def median(values: Iterable[float]) -> float:
@@ -851,13 +865,15 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
     ``altmin`` is below the median of the best-tuned Adam (best of full batch and minibatch
     over the learning-rate grid) and of the best-tuned SGD; ``speedup`` the median over seeds
     of (wall time of that best Adam run) / (time ``altmin`` takes to reach its final training
-    MSE), 0 when it never does. A width passes when, at every slope, at least 4 of the 5
+    MSE), 0 when it never does; ``across_days`` when, for some seed, the two runs of that
+    ratio were made on different days. A width passes when, at every slope, at least 4 of the 5
     data sets (all but one of those run) have ``loss_win`` and at least as many have
     ``speedup >= 10``.
     """
     cells = []
     for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
         alt, adam, sgd, speed = [], [], [], []
+        across_days = False
         for group in seeds.values():
             a = run_of(group, "altmin")
             ad, sg = best_of(group, "torch_adam"), best_of(group, "torch_sgd")
@@ -868,12 +884,13 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
             sgd.append(sg.train_mse)
             t = a.time_to_best_adam
             speed.append(ad.seconds / t if t else 0.0)
+            across_days |= different_days(a, ad)
         if not alt:
             continue
         cells.append({"dataset": name, "hidden": hidden, "slope": slope, "seeds": len(alt),
                       "altmin": median(alt), "adam": median(adam), "sgd": median(sgd),
                       "loss_win": median(alt) < min(median(adam), median(sgd)),
-                      "speedup": median(speed)})
+                      "speedup": median(speed), "across_days": across_days})
     verdicts = {}
     for hidden in sorted({c["hidden"] for c in cells}):
         per_slope = {}
@@ -905,8 +922,11 @@ def check_lines(check: dict[str, Any]) -> list[str]:
     for c in check["cells"]:
         lines.append(f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {c['seeds']} | "
                      f"{fmt(c['altmin'])} | {fmt(c['adam'])} | {fmt(c['sgd'])} | "
-                     f"{'yes' if c['loss_win'] else '**no**'} | {fmt(c['speedup'], '.3g')}x |")
+                     f"{'yes' if c['loss_win'] else '**no**'} | {fmt(c['speedup'], '.3g')}x"
+                     f"{ACROSS_DAYS_MARK if c['across_days'] else ''} |")
     lines.append("")
+    if any(c["across_days"] for c in check["cells"]):
+        lines += [ACROSS_DAYS_NOTE.format(this="altmin", other="the best Adam"), ""]
     for hidden, v in check["widths"].items():
         parts = [f"slope {s}: loss below Adam and SGD on {p['loss_wins']}/{p['datasets']}, "
                  f"≥10x sooner on {p['speedups_10x']}/{p['datasets']} (need {p['needed']})"
@@ -949,7 +969,8 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
     and the better L-BFGS (:func:`lbfgs_targets`) ran: ``loss_pass`` when the variant's median
     final training MSE is at most the median target, ``time_pass`` when its median time to
     first reach its seed's target (inf when it never does) is below the median wall time of
-    that L-BFGS run. Losses match within a relative ``MATCH_RTOL``.
+    that L-BFGS run; ``across_days`` when, for some seed, the two runs were made on different
+    days. Losses match within a relative ``MATCH_RTOL``.
     """
     tol = 1.0 + MATCH_RTOL
     cells = []
@@ -979,11 +1000,12 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
             to_target = median(math.inf if x is None else x for x in reach)
             lbfgs_seconds = median(r.seconds for _, r, _ in rows)
             floor = sum(t > r.train_mse for _, r, t in rows)  # the L-BFGS interpolated
+            across_days = any(different_days(a, r) for a, r, _ in rows)
             cell["altmin"][variant] = {
                 "seeds": len(rows), "train_mse": alt, "target": target,
                 "lbfgs_interpolates": floor, "lbfgs_seconds": lbfgs_seconds,
                 "time_to_target": to_target, "loss_pass": alt <= target * tol,
-                "time_pass": to_target < lbfgs_seconds}
+                "time_pass": to_target < lbfgs_seconds, "across_days": across_days}
         cells.append(cell)
     summary = {}
     for variant in ALTMIN_STEPS:
@@ -998,7 +1020,7 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
 def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
     """One Markdown table per ``altmin`` variant, then one summary line per variant."""
     lines: list[str] = []
-    relu_only = False
+    relu_only = across_days = False
     for variant in check["summary"]:
         lines += [f"### {variant}", "",
                   f"| data set | h | slope | seeds | {variant} MSE | torch_lbfgs_conv MSE | s | "
@@ -1019,6 +1041,8 @@ def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
                 if a["lbfgs_interpolates"] else ""
             reach = "never" if math.isinf(a["time_to_target"]) \
                 else fmt(a["time_to_target"], ".3g")
+            if a["across_days"]:
+                reach, across_days = reach + ACROSS_DAYS_MARK, True
             lines.append(
                 f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {a['seeds']} | "
                 f"{fmt(a['train_mse'])} | {fmt(tl.get('train_mse'))} | "
@@ -1033,6 +1057,8 @@ def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
                      f"{v['loss']}/{v['cells']}, time {v['time']}/{v['cells']})")
     if relu_only:
         lines += ["", f"† {SKLEARN_NO_LEAKY}."]
+    if across_days:
+        lines += ["", ACROSS_DAYS_NOTE.format(this="the altmin variant", other="the L-BFGS")]
     return lines
 
 
@@ -1278,6 +1304,8 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], dict[str, Any]]:
         report = json.loads(Path(path).read_text())
         for r in report["runs"]:
             r["trace"] = [tuple(p) for p in r["trace"]]
+            # Runs written before days were recorded: the file's date (its process's).
+            r["info"].setdefault("day", report["machine"]["date"][:10])
             runs.append(Run(**r))
         if not meta:
             meta = {"machine": report["machine"], "config": dict(report["config"])}

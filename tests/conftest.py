@@ -46,6 +46,7 @@ def benchmark_script(stem: str, module_name: str | None = None) -> ModuleType:
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(module_name or stem, BENCHMARKS / f"{stem}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 

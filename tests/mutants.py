@@ -173,6 +173,14 @@ MUTANTS = [
      "gpu_target"),
     ("busy warning ignores the cores", "benchmarks/kernels.py",
      "if load <= BUSY_LOAD_FRACTION * cores:", "if load <= BUSY_LOAD_FRACTION:", "busy_machine"),
+    # The training benchmark marks time ratios between runs of different days.
+    ("days never differ", "benchmarks/training.py",
+     'return a.info.get("day") != b.info.get("day")', "return False", "across_days"),
+    ("merge overwrites recorded days", "benchmarks/training.py",
+     'r["info"].setdefault("day", report["machine"]["date"][:10])',
+     'r["info"]["day"] = report["machine"]["date"][:10]', "day_of_each_run"),
+    ("adam mark ignores the flag", "benchmarks/training.py",
+     "{ACROSS_DAYS_MARK if c['across_days'] else ''}", "", "across_days"),
     # The stall diagnosis of benchmarks/escapes.py (test_escapes.py).
     ("stall: minimiser without ridge", "benchmarks/escapes.py",
      "np.sqrt(l2) * np.eye(J.shape[1])", "0.0 * np.eye(J.shape[1])", "fixed_pattern_minimiser"),

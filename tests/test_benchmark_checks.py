@@ -1,10 +1,13 @@
 """The pass/fail rules the benchmark scripts print follow the issues' targets.
 
 A benchmark's verdict is code too: here the GPU kernel target of ``benchmarks/kernels.py`` is
-checked against its rule for any timings, cells off the target and cells missing a backend.
+checked against its rule for any timings, cells off the target and cells missing a backend,
+and the training benchmark's time ratios between runs of different days are marked.
 """
 
 from __future__ import annotations
+
+import json
 
 from conftest import benchmark_script
 from hypothesis import given
@@ -57,3 +60,64 @@ def test_kernel_report_warns_on_a_busy_machine(load, cores, tmp_path_factory):
     busy = load > kernel_benchmark.BUSY_LOAD_FRACTION * cores
     assert ("Busy machine" in path.read_text()) is busy
     assert (kernel_benchmark.busy_warning(machine) is not None) is busy
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarks/training.py: time ratios between runs of different days are marked.
+
+training = benchmark_script("training")
+days = st.sampled_from(["2026-11-24", "2026-11-25"])
+
+
+def training_run(method, seed, day, train_mse=1.0, seconds=1.0):
+    trace = [(0.0, 2.0), (seconds, train_mse)]
+    return training.Run("data", 16, 0.1, seed, method, train_mse, 1.0, seconds, trace,
+                        info={"day": day, "target_variance": 1.0})
+
+
+# The Adam target: a speed-up is marked exactly when, for some seed, altmin's run and the
+# best Adam run come from different days; the loss verdicts do not depend on days.
+@given(st.lists(st.tuples(days, days, days), min_size=1, max_size=3))
+def test_adam_speedups_across_days_are_marked(seed_days):
+    runs = []
+    for seed, (a, adam, sgd) in enumerate(seed_days):
+        runs += [training_run("altmin", seed, a, 0.5), training_run("torch_adam_full", seed, adam),
+                 training_run("torch_sgd_full", seed, sgd, 2.0)]
+    training.annotate(runs)
+    check = training.target_check(runs)
+    (cell,) = check["cells"]
+    mixed = any(a != adam for a, adam, _ in seed_days)
+    assert cell["across_days"] is mixed
+    assert cell["loss_win"]
+    text = "\n".join(training.check_lines(check))
+    assert (training.ACROSS_DAYS_MARK in text) is mixed
+
+
+# The L-BFGS target: the time comparison is marked exactly when some seed's altmin run and
+# the better L-BFGS run come from different days.
+@given(st.lists(st.tuples(days, days), min_size=1, max_size=3))
+def test_lbfgs_times_across_days_are_marked(seed_days):
+    runs = []
+    for seed, (a, lbfgs) in enumerate(seed_days):
+        runs += [training_run("altmin", seed, a, 0.5),
+                 training_run("torch_lbfgs_conv", seed, lbfgs)]
+    check = training.lbfgs_check(runs)
+    mixed = any(a != lbfgs for a, lbfgs in seed_days)
+    assert check["cells"][0]["altmin"]["altmin"]["across_days"] is mixed
+    text = "\n".join(training.lbfgs_check_lines(check))
+    assert (training.ACROSS_DAYS_MARK in text) is mixed
+
+
+# Merging keeps each run's recorded day and gives older runs their file's date.
+@given(recorded=days, file_day=days)
+def test_merge_keeps_the_day_of_each_run(recorded, file_day, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    old = training_run("altmin", 0, recorded).__dict__ | {"info": {}}
+    new = training_run("torch_adam_full", 0, recorded).__dict__
+    for name, run in (("old", old), ("new", new)):
+        report = {"machine": {"date": f"{file_day} 12:00 UTC"},
+                  "config": {"total_seconds": 1.0}, "runs": [run]}
+        (folder / f"{name}.json").write_text(json.dumps(report))
+    runs, _ = training.load_runs([folder / "old.json", folder / "new.json"])
+    got = {r.method: r.info["day"] for r in runs}
+    assert got == {"altmin": file_day, "torch_adam_full": recorded}
