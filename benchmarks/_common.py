@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import math
 import os
 import platform
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 
@@ -66,6 +70,38 @@ def one_thread() -> None:
     threadpool_limits(limits=1)
     numba.set_num_threads(1)
     torch.set_num_threads(1)
+
+
+def run_jobs(jobs: list[tuple[Callable[..., dict], tuple]], workers: int,
+             describe: Callable[[dict], str]) -> tuple[list[dict], float]:
+    """Run ``(function, args)`` jobs in ``workers`` processes of one thread each.
+
+    Returns the runs in the jobs' order and the wall seconds; prints ``[i/N] describe(run)``
+    as each run comes back.
+    """
+    t0 = time.perf_counter()
+    runs = []
+    with ProcessPoolExecutor(workers, initializer=one_thread) as pool:
+        for i, run in enumerate(pool.map(_call, jobs), 1):
+            runs.append(run)
+            print(f"[{i}/{len(jobs)}] {describe(run)}", flush=True)
+    return runs, time.perf_counter() - t0
+
+
+def _call(job: tuple[Callable[..., dict], tuple]) -> dict:
+    function, args = job
+    return function(*args)
+
+
+def write_report(out: Path, name: str, report: dict, markdown: str,
+                 plot: Callable[[list[dict], Path], None]) -> None:
+    """``<name>.json`` (``report``), ``<name>.md`` (``markdown``) and ``<name>.png`` (``plot``
+    of the report's runs) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"{name}.md").write_text(markdown)
+    plot(report["runs"], out / f"{name}.png")
+    print(f"wrote {out / name}.json, .md and .png")
 
 
 def to_numpy(a: Any) -> Any:

@@ -39,11 +39,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +50,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import PLAIN, machine_info, one_thread
+from _common import PLAIN, machine_info, run_jobs, write_report
 from _datasets import load
 
 import relu_altmin
@@ -256,11 +254,6 @@ def continuation(name: str, hidden: int, slope: float, seed: int, max_iter: int,
             "continuation_mse": homotopy.loss, "continuation_seconds": t2 - t1}
 
 
-def _call(job: tuple[Any, ...]) -> dict[str, Any]:
-    function, args = job
-    return function(*args)
-
-
 def cells(runs: list[dict[str, Any]], kind: str) -> dict[tuple, list[dict[str, Any]]]:
     grouped: dict[tuple, list[dict[str, Any]]] = {}
     for r in runs:
@@ -396,22 +389,13 @@ def main() -> None:
             for cell in grid for seed in args.seeds]
     jobs += [(continuation, (*cell, seed, args.max_iter, args.slope_schedule, args.slope_iters))
              for cell in grid for seed in args.continuation_seeds]
-    t0 = time.perf_counter()
-    runs = []
-    with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
-        for i, run in enumerate(pool.map(_call, jobs), 1):
-            runs.append(run)
-            print(f"[{i}/{len(jobs)}] {run['kind']} {run['dataset']} h={run['hidden']} "
-                  f"slope={run['slope']:g} seed={run['seed']}", flush=True)
-    config = {**{k: v for k, v in vars(args).items() if k != "out"},
-              "total_seconds": time.perf_counter() - t0}
+    runs, seconds = run_jobs(
+        jobs, args.jobs, lambda run: (f"{run['kind']} {run['dataset']} h={run['hidden']} "
+                                      f"slope={run['slope']:g} seed={run['seed']}"))
+    config = {**{k: v for k, v in vars(args).items() if k != "out"}, "total_seconds": seconds}
     meta = {"machine": machine_info(), "config": config}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "escapes.json").write_text(
-        json.dumps({"benchmark": "escapes", **meta, "runs": runs}, indent=1) + "\n")
-    (args.out / "escapes.md").write_text(markdown(runs, meta))
-    plot(runs, args.out / "escapes.png")
-    print(f"wrote {args.out / 'escapes.json'}, .md and .png")
+    write_report(args.out, "escapes", {"benchmark": "escapes", **meta, "runs": runs},
+                 markdown(runs, meta), plot)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ import json
 import math
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +58,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import PLAIN, machine_info, one_thread
+from _common import PLAIN, machine_info, run_jobs, write_report
 from _datasets import Split, load
 from sklearn.utils import check_random_state
 from training import (
@@ -183,10 +182,6 @@ def jobs_for(args: argparse.Namespace) -> list[tuple[Any, ...]]:
                     jobs += [(*cell, s, o, cfg) for s, o in pairs]
     # The longest runs first, so the processes finish together.
     return sorted(jobs, key=lambda j: (j[5] != "torch_lbfgs", -j[1]))
-
-
-def _call(job: tuple[Any, ...]) -> dict[str, Any]:
-    return one_run(*job)
 
 
 def grouped(runs: list[dict[str, Any]]) -> dict[tuple, dict[int, dict[tuple[str, str], dict]]]:
@@ -341,24 +336,15 @@ def main() -> None:
         print(f"wrote {stem}.md and .png")
         return
 
-    jobs = jobs_for(args)
-    t0 = time.perf_counter()
-    runs = []
-    with ProcessPoolExecutor(args.jobs, initializer=one_thread) as pool:
-        for i, run in enumerate(pool.map(_call, jobs), 1):
-            runs.append(run)
-            print(f"[{i}/{len(jobs)}] {run['dataset']} h={run['hidden']} slope={run['slope']:g} "
-                  f"seed={run['seed']} {run['start']} {run['optimiser']}: "
-                  f"{run['train_mse']:.4g} in {run['seconds']:.1f} s", flush=True)
-    config = {**{k: v for k, v in vars(args).items() if k != "out"},
-              "total_seconds": time.perf_counter() - t0}
+    runs, seconds = run_jobs(
+        [(one_run, job) for job in jobs_for(args)], args.jobs,
+        lambda run: (f"{run['dataset']} h={run['hidden']} slope={run['slope']:g} "
+                     f"seed={run['seed']} {run['start']} {run['optimiser']}: "
+                     f"{run['train_mse']:.4g} in {run['seconds']:.1f} s"))
+    config = {**{k: v for k, v in vars(args).items() if k != "out"}, "total_seconds": seconds}
     meta = {"machine": machine_info(), "config": config}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(
-        json.dumps({"benchmark": "starts", **meta, "runs": runs}, indent=1) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(runs, meta))
-    plot(runs, args.out / f"{args.name}.png")
-    print(f"wrote {args.out / args.name}.json, .md and .png")
+    write_report(args.out, args.name, {"benchmark": "starts", **meta, "runs": runs},
+                 markdown(runs, meta), plot)
 
 
 if __name__ == "__main__":
