@@ -11,8 +11,9 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
   Gauss-Newton step over both layers, ``step="joint"``);
 - ``altmin_damped`` and ``altmin_exact``: the same with ``step="damped"`` (damped hidden step,
   output layer held, then its exact solve) and ``step="exact"`` (the paper's plain alternation);
-- ``altmin_cg``: the defaults with ``solver="cg"`` (matrix-free hidden steps, truncated
-  conjugate gradients, which ``"auto"`` picks above 500 unknowns, on every size);
+- ``altmin_cg`` and ``altmin_dense``: the defaults with ``solver="cg"`` (matrix-free hidden
+  steps, truncated conjugate gradients, which ``"auto"`` picks above 500 unknowns) and with
+  ``solver="dense"`` (the assembled system, which it picks up to 500), on every size;
 - ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
   module imports), each tuned over the learning-rate grid;
 - ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
@@ -38,7 +39,8 @@ methods, not parallel efficiency. ``--backend`` says where the array-API methods
 (PyTorch tensors, on CUDA when torch sees a GPU) or ``cupy`` (CuPy arrays on the GPU, torch
 peers on CUDA); scikit-learn and SciPy always run on the CPU. Data and starting networks are
 moved to the device before the clock starts. ``--methods`` picks the methods (by default all of the
-above but ``altmin_damped``, ``altmin_exact``, ``altmin_cg`` and the two ``*_conv`` runs).
+above but ``altmin_damped``, ``altmin_exact``, ``altmin_cg``, ``altmin_dense`` and the two
+``*_conv`` runs).
 Each run records the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall
 time and a loss-versus-time trace, from which the time to reach the best peer's final
 training MSE is read. The script writes ``<out>/<name>.json`` (machine, versions, date,
@@ -123,7 +125,7 @@ SKLEARN_NO_LEAKY = "ReLU network, own init: sklearn has no leaky ReLU"
 #: The altmin variants: name -> keyword arguments of ``relu_altmin.fit`` (none: its defaults).
 ALTMIN_STEPS: dict[str, dict[str, str]] = {
     "altmin": {}, "altmin_damped": {"step": "damped"}, "altmin_exact": {"step": "exact"},
-    "altmin_cg": {"solver": "cg"},
+    "altmin_cg": {"solver": "cg"}, "altmin_dense": {"solver": "dense"},
 }
 #: The L-BFGS target: a run "interpolates" below this fraction of the targets' variance.
 INTERPOLATION, MATCH_RTOL = 1e-4, 1e-9
@@ -866,13 +868,18 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
     over the learning-rate grid) and of the best-tuned SGD; ``speedup`` the median over seeds
     of (wall time of that best Adam run) / (time ``altmin`` takes to reach its final training
     MSE), 0 when it never does; ``across_days`` when, for some seed, the two runs of that
-    ratio were made on different days. A width passes when, at every slope, at least 4 of the 5
-    data sets (all but one of those run) have ``loss_win`` and at least as many have
-    ``speedup >= 10``.
+    ratio were made on different days; ``seconds_per_iteration`` the median of ``altmin``'s
+    wall time over its iterations, ``budget_iterations`` the median of how many such
+    iterations fit in a tenth of the best Adam run's time (what a 10x speed-up allows), and
+    ``iterations_to_adam`` the median iteration at which ``altmin`` first reaches that run's
+    MSE (inf = never; read from traces that keep every iteration). Each is None when no seed's
+    run records what it needs. A width passes when, at every slope, at
+    least 4 of the 5 data sets (all but one of those run) have ``loss_win`` and at least as
+    many have ``speedup >= 10``.
     """
     cells = []
     for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
-        alt, adam, sgd, speed = [], [], [], []
+        alt, adam, sgd, speed, per_iteration, budget, needed = [], [], [], [], [], [], []
         across_days = False
         for group in seeds.values():
             a = run_of(group, "altmin")
@@ -885,12 +892,22 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
             t = a.time_to_best_adam
             speed.append(ad.seconds / t if t else 0.0)
             across_days |= different_days(a, ad)
+            iterations = a.info.get("iterations")
+            if iterations:
+                per_iteration.append(a.seconds / iterations)
+                budget.append(ad.seconds / 10.0 / per_iteration[-1])
+            if iterations is not None and len(a.trace) == iterations + 1:  # one per iteration
+                needed.append(next((i for i, (_, loss) in enumerate(a.trace)
+                                    if loss <= ad.train_mse), math.inf))
         if not alt:
             continue
         cells.append({"dataset": name, "hidden": hidden, "slope": slope, "seeds": len(alt),
                       "altmin": median(alt), "adam": median(adam), "sgd": median(sgd),
                       "loss_win": median(alt) < min(median(adam), median(sgd)),
-                      "speedup": median(speed), "across_days": across_days})
+                      "speedup": median(speed), "across_days": across_days,
+                      "seconds_per_iteration": median(per_iteration) if per_iteration else None,
+                      "budget_iterations": median(budget) if budget else None,
+                      "iterations_to_adam": median(needed) if needed else None})
     verdicts = {}
     for hidden in sorted({c["hidden"] for c in cells}):
         per_slope = {}
@@ -915,15 +932,24 @@ def fmt(value: float | None, spec: str = ".4g") -> str:
     return format(value, spec)
 
 
+def _iterations(value: float | None) -> str:
+    """An iteration count of the target table: "never" for inf, "-" when not recorded."""
+    return "never" if value == math.inf else fmt(value, "g")
+
+
 def check_lines(check: dict[str, Any]) -> list[str]:
     lines = ["| data set | h | slope | seeds | altmin train MSE | best Adam | best SGD | "
-             "altmin below both | speed-up to Adam's MSE |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "altmin below both | speed-up to Adam's MSE | altmin s / iteration | "
+             "iterations in Adam's time / 10 | iterations to Adam's MSE |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for c in check["cells"]:
         lines.append(f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {c['seeds']} | "
                      f"{fmt(c['altmin'])} | {fmt(c['adam'])} | {fmt(c['sgd'])} | "
                      f"{'yes' if c['loss_win'] else '**no**'} | {fmt(c['speedup'], '.3g')}x"
-                     f"{ACROSS_DAYS_MARK if c['across_days'] else ''} |")
+                     f"{ACROSS_DAYS_MARK if c['across_days'] else ''} | "
+                     f"{fmt(c['seconds_per_iteration'], '.2g')} | "
+                     f"{fmt(c['budget_iterations'], '.3g')} | "
+                     f"{_iterations(c['iterations_to_adam'])} |")
     lines.append("")
     if any(c["across_days"] for c in check["cells"]):
         lines += [ACROSS_DAYS_NOTE.format(this="altmin", other="the best Adam"), ""]
@@ -1139,7 +1165,11 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
             "## Target check: Adam and SGD",
             "",
             "Medians over seeds. *Speed-up* = wall time of the best-tuned Adam run ÷ time the "
-            "analytic trainer takes to reach that Adam run's final training MSE (0 = never).",
+            "analytic trainer takes to reach that Adam run's final training MSE (0 = never). "
+            "*s / iteration* = the analytic trainer's wall time over its iterations; "
+            "*iterations in Adam's time / 10* = how many of them fit in a tenth of the best "
+            "Adam run's time, the most a 10x speed-up leaves; *iterations to Adam's MSE* = "
+            "the iteration at which it first reaches that Adam run's final training MSE.",
             "",
             *check_lines(check),
         ]
@@ -1190,6 +1220,8 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
 PLOT_STYLE = {
     "altmin_damped": {"color": "tab:brown", "lw": 1.6},
     "altmin_exact": {"color": "tab:pink", "lw": 1.6},
+    "altmin_cg": {"color": "dimgray", "lw": 1.4, "ls": "--"},
+    "altmin_dense": {"color": "dimgray", "lw": 1.4, "ls": ":"},
     "altmin": {"color": "black", "lw": 2.2},
     "torch_adam": {"color": "tab:blue"},
     "torch_sgd": {"color": "tab:orange"},
@@ -1335,7 +1367,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
                         metavar="METHOD",
                         help=f"methods to run, of {', '.join(PEER_ORDER)} (default: all but "
-                             "altmin_damped, altmin_exact, altmin_cg and the *_conv runs); "
+                             "altmin_damped, altmin_exact, altmin_cg, altmin_dense and the "
+                             "*_conv runs); "
                              "those that do not apply to a configuration are skipped")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])

@@ -8,9 +8,11 @@ and the training benchmark's time ratios between runs of different days are mark
 from __future__ import annotations
 
 import json
+import math
 
+import pytest
 from conftest import benchmark_script
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 # The repository's kernels/ folder is the package relu_altmin.kernels: the script gets a
@@ -91,6 +93,29 @@ def test_adam_speedups_across_days_are_marked(seed_days):
     assert cell["loss_win"]
     text = "\n".join(training.check_lines(check))
     assert (training.ACROSS_DAYS_MARK in text) is mixed
+
+
+# The cost columns agree with the speed-up: when every iteration of altmin takes the same
+# time, it is at least 10x sooner than Adam exactly when the iteration at which it reaches
+# Adam's MSE is within the iterations that fit in a tenth of Adam's time.
+@given(adam_seconds=st.floats(0.1, 100.0), per_iteration=st.floats(1e-3, 1.0),
+       iterations=st.integers(1, 200), data=st.data())
+def test_iteration_budget_agrees_with_the_speedup(adam_seconds, per_iteration, iterations,
+                                                  data):
+    reached = data.draw(st.one_of(st.integers(1, iterations), st.none()), label="reached")
+    losses = [2.0 if reached is None or i < reached else 0.5 for i in range(iterations + 1)]
+    trace = [(i * per_iteration, loss) for i, loss in enumerate(losses)]
+    altmin = training.Run("data", 16, 0.1, 0, "altmin", losses[-1], 1.0,
+                          iterations * per_iteration, trace,
+                          info={"day": "2026-11-25", "iterations": iterations})
+    runs = [altmin, training_run("torch_adam_full", 0, "2026-11-25", seconds=adam_seconds),
+            training_run("torch_sgd_full", 0, "2026-11-25", 2.0)]
+    training.annotate(runs)
+    (cell,) = training.target_check(runs)["cells"]
+    assert cell["seconds_per_iteration"] == pytest.approx(per_iteration)
+    assert cell["iterations_to_adam"] == (math.inf if reached is None else reached)
+    assume(abs(cell["iterations_to_adam"] / cell["budget_iterations"] - 1.0) > 1e-6)
+    assert (cell["speedup"] >= 10) is (cell["iterations_to_adam"] < cell["budget_iterations"])
 
 
 # The L-BFGS target: the time comparison is marked exactly when some seed's altmin run and
