@@ -873,9 +873,9 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
     iterations fit in a tenth of the best Adam run's time (what a 10x speed-up allows), and
     ``iterations_to_adam`` the median iteration at which ``altmin`` first reaches that run's
     MSE (inf = never; read from traces that keep every iteration). Each is None when no seed's
-    run records what it needs. A width passes when, at every slope, at
-    least 4 of the 5 data sets (all but one of those run) have ``loss_win`` and at least as
-    many have ``speedup >= 10``.
+    run records what it needs. A width passes when, at every slope, at least 4 of the 5 data
+    sets (all but one of those run) have ``loss_win`` and at least as many have
+    ``speedup >= 10``.
     """
     cells = []
     for (name, hidden, slope), seeds in sorted(by_config(runs).items()):
