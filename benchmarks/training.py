@@ -271,12 +271,15 @@ def mse(F: np.ndarray, Y: np.ndarray) -> float:
         return float(np.sum((as_2d(Y) - as_2d(F)) ** 2) / Y.shape[0])
 
 
+def first_index_at(trace: Trace, target: float) -> int | None:
+    """Index of the first entry of ``trace`` whose loss is at most ``target``; None if never."""
+    return next((i for i, (_, loss) in enumerate(trace) if loss <= target), None)
+
+
 def first_time_at(trace: Trace, target: float) -> float | None:
     """First time in ``trace`` at which the loss is at most ``target``; None if never."""
-    for t, loss in trace:
-        if loss <= target:
-            return t
-    return None
+    i = first_index_at(trace, target)
+    return None if i is None else trace[i][0]
 
 
 def thin(trace: Trace, points: int = TRACE_POINTS) -> Trace:
@@ -897,8 +900,8 @@ def target_check(runs: list[Run]) -> dict[str, Any]:
                 per_iteration.append(a.seconds / iterations)
                 budget.append(ad.seconds / 10.0 / per_iteration[-1])
             if iterations is not None and len(a.trace) == iterations + 1:  # one per iteration
-                needed.append(next((i for i, (_, loss) in enumerate(a.trace)
-                                    if loss <= ad.train_mse), math.inf))
+                reached = first_index_at(a.trace, ad.train_mse)
+                needed.append(math.inf if reached is None else reached)
         if not alt:
             continue
         cells.append({"dataset": name, "hidden": hidden, "slope": slope, "seeds": len(alt),
