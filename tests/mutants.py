@@ -1,257 +1,313 @@
 """Mutation check: each property test must fail on a deliberately broken implementation.
 
-Applies one mutant at a time to the source, runs the property tests that should catch it
-(``test_properties.py``, ``test_cg.py``, ``test_streaming.py`` on the NumPy,
-array-api-strict and PyTorch backends, ``test_benchmark_checks.py`` and
-``test_experiments.py``, ``test_escapes.py``, ``test_starts.py``) and restores the
-file. Not collected by pytest; run by hand after changing the tests or the algorithm::
+A mutant names a *function* (its qualified name, ``Class.method`` for a method) and a piece of
+text inside it; the text is replaced inside that function's source only, wherever the function
+lives in the repository (``relu_altmin/``, ``kernels/``, ``benchmarks/``), so refactors that
+move code between files keep the net. A qualified name defined in several files is written
+``path/to/file.py::qualname``. One mutant at a time is applied, the property tests that should
+catch it are run (``TEST_FILES`` on the NumPy, array-api-strict and PyTorch backends, selected
+by the mutant's ``-k`` expression) and the file is restored. Not collected by pytest
+(``tests/test_mutants.py`` checks that every mutant still applies); run by hand after changing
+the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import pathlib
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+#: Where mutated functions are looked up.
+SOURCE_DIRS = ("relu_altmin", "kernels", "benchmarks")
+TEST_FILES = ["tests/test_properties.py", "tests/test_cg.py", "tests/test_streaming.py",
+              "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
+              "tests/test_experiments.py"]
 
-# (name, file, original text, broken text, -k expression of the tests that must fail)
+# (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
-    ("output rhs scaled", "relu_altmin/_steps.py",
+    ("output rhs scaled", "output_solve",
      "theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), rhs, xp)",
      "theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), 1.001 * rhs, xp)",
      "output_step_is_critical or fixed_point"),
-    ("output ridge penalises bias", "relu_altmin/_steps.py",
+    ("output ridge penalises bias", "_output_matrix",
      "return gram + _diagonal_matrix((n * l2) * _output_penalty(gram, h, xp), xp)",
      "return gram + (n * l2 * 1e6) * xp.eye(gram.shape[1], dtype=gram.dtype, "
      "device=device(gram))",
      "output_step_is_critical"),
-    ("hidden coupling dropped", "relu_altmin/_steps.py",
+    ("hidden coupling dropped", "dense_sums",
      "G = masked_gram(Xt, D, coupling=params.V @ params.V.T)", "G = masked_gram(Xt, D)",
      "hidden_step or fixed_point or damped_step_solves or joint_step_solves"),
-    ("gradient without D", "relu_altmin/_model.py",
+    ("gradient without D", "error_sums",
      "(fw.D * (E @ params.V.T)).T @ Xt", "(E @ params.V.T).T @ Xt",
      "damped_step_solves or joint_step_solves"),
-    ("pre-activations ignore skip offset", "relu_altmin/_model.py",
+    ("pre-activations ignore skip offset", "pre_activations",
      "return Xt @ (params.Wt if params.S is None else params.Wt + params.S).T",
      "return Xt @ params.Wt.T", "predict_matches or hidden_step"),
-    ("hidden ridge 100x", "relu_altmin/_steps.py",
+    ("hidden ridge 100x", "HiddenSystem.build",
      "G = _ridged(G, n * l2, xp)", "G = _ridged(G, 100 * n * l2, xp)",
      "hidden_step or damped_step_solves or joint_step_solves"),
-    ("damping not diag(G)", "relu_altmin/_steps.py",
+    ("damping not diag(G)", "HiddenSystem.build",
      "damping = xp.linalg.diagonal(G)", "damping = 1.0 + 0.0 * xp.linalg.diagonal(G)",
      "damped_step_solves or joint_step_solves"),
-    ("joint damps the output block", "relu_altmin/_steps.py",
+    ("joint damps the output block", "HiddenSystem.solve",
      "diag = xp.concat([diag, xp.zeros(extra,", "diag = xp.concat([diag, mu + xp.zeros(extra,",
      "joint_step_solves"),
-    ("joint cross block without V", "relu_altmin/_steps.py",
+    ("joint cross block without V", "HiddenSystem.build",
      "B = xp.reshape(V[:, None, :, None] * M[:, :, None, :], (p, k * m))",
      "B = xp.reshape(xp.abs(V[:, None, :, None]) * M[:, :, None, :], (p, k * m))",
      "joint_step_solves"),
-    ("joint output rhs sign", "relu_altmin/_steps.py",
+    ("joint output rhs sign", "_newton_rhs",
      "return xp.concat([rhs, -n * xp.reshape(grad_t.T",
      "return xp.concat([rhs, n * xp.reshape(grad_t.T",
      "joint_step_solves"),
-    ("joint output ridge dropped", "relu_altmin/_steps.py",
+    ("joint output ridge dropped", "HiddenSystem.build",
      "            A = _output_matrix(gram, n, h, l2, xp)\n",
      "            A = _output_matrix(gram, n, h, 0.0, xp)\n",
      "joint_step_solves"),
-    ("fit ignores joint", "relu_altmin/_fit.py",
+    ("fit ignores joint", "fit",
      "    joint = step == \"joint\" and train_output\n", "    joint = False\n",
      "documented_damped_step"),
-    ("damped accepts rises", "relu_altmin/_fit.py",
+    ("damped accepts rises", "_damped_step",
      "        if trial_state.objective < state.objective:\n",
      "        if trial_state.objective < 1.5 * state.objective:\n",
      "objective_never or damped_history"),
-    ("mu not carried over", "relu_altmin/_fit.py",
+    ("mu not carried over", "fit",
      "mu = max(mu * MU_SHRINK, MU_MIN)", "mu = MU_INIT", "damped_history"),
-    ("backtracking accepts rises", "relu_altmin/_fit.py",
+    ("backtracking accepts rises", "_backtrack",
      "        if trial_state.objective <= state.objective:\n",
      "        if trial_state.objective <= 2 * state.objective:\n", "objective_never"),
-    ("activation wrong slope", "relu_altmin/_model.py",
+    ("activation wrong slope", "activation_pattern",
      "return a + (1.0 - a) * xp.astype(Z > 0, Z.dtype)",
      "return a * 0.5 + (1.0 - a) * xp.astype(Z > 0, Z.dtype)", "predict_matches"),
-    ("activation not homogeneous", "relu_altmin/_model.py",
+    ("activation not homogeneous", "forward",
      "    H = D * Z\n", "    H = D * Z * xp.abs(Z)\n", "permuting"),
-    ("float32 solved in float32", "relu_altmin/_validation.py",
+    ("float32 solved in float32", "float64_copies",
      "xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)",
      "xp.astype(X, X.dtype, copy=True), xp.astype(Y, X.dtype, copy=True)", "float32"),
-    ("torch-only bug", "relu_altmin/_steps.py",
+    ("torch-only bug", "output_solve",
      "    theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), rhs, xp)\n",
      "    theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), rhs, xp)\n"
      "    theta = theta * (1.0 + 1e-6 * ('torch' in xp.__name__))\n", "backends_agree"),
-    ("cg product without coupling", "relu_altmin/_steps.py",
+    ("cg product without coupling", "_gauss_newton_product",
      "return (D * (U @ V.T)).T @ Xt, (None if Hb is None else Hb.T @ U)",
      "return (D * (U @ (V * V).T)).T @ Xt, (None if Hb is None else Hb.T @ U)",
      "matrix_free_product"),
-    ("cg joint cross term dropped", "relu_altmin/_steps.py",
+    ("cg joint cross term dropped", "_gauss_newton_product",
      "        U = U + Hb @ dT\n", "        U = Hb @ dT + 0.0 * U\n",
      "matrix_free_product"),
-    ("cg damping not diag(G)", "relu_altmin/_steps.py",
+    ("cg damping not diag(G)", "MatrixFreeSystem.apply",
      "out = xp.reshape(out_W, (p,)) + (n * self.l2 + mu * self.damping) * x[:p]",
      "out = xp.reshape(out_W, (p,)) + (n * self.l2 + mu) * x[:p]", "matrix_free_product"),
-    ("cg output ridge on bias", "relu_altmin/_steps.py",
+    ("cg output ridge on bias", "MatrixFreeSystem.apply",
      "out_T = out_T + (n * self.l2) * self.penalised[:, None] * dT",
      "out_T = out_T + (n * self.l2) * dT", "matrix_free_product"),
-    ("cg stops early", "relu_altmin/_steps.py",
+    ("cg stops early", "conjugate_gradients",
      "if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:",
      "if float(xp.linalg.vector_norm(r)) <= 1e3 * rtol * b_norm:",
      "conjugate_gradients_solve or matrix_free_hidden_step"),
-    ("rhs sign (both systems)", "relu_altmin/_steps.py",
+    ("rhs sign (both systems)", "_newton_rhs",
      "rhs = -n * xp.reshape(grad.Wt, (-1,))", "rhs = n * xp.reshape(grad.Wt, (-1,))",
      "damped_step_solves or matrix_free"),
-    ("preconditioner without coupling", "relu_altmin/_steps.py",
+    ("preconditioner without coupling", "MatrixFreeSystem.build",
      "grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams",
      "grams = 1.0 * grams", "preconditioner"),
-    ("preconditioner not damped", "relu_altmin/_steps.py",
+    ("preconditioner not damped", "MatrixFreeSystem.precondition",
      "blocks = blocks + _diagonal_stack(mu * xp.reshape(self.damping, (h, dt)), xp)",
      "blocks = blocks + _diagonal_stack(0.0 * xp.reshape(self.damping, (h, dt)), xp)",
      "preconditioner"),
-    ("auto ignores the budget", "relu_altmin/_fit.py",
+    ("auto ignores the budget", "choose_solver",
      "return \"dense\" if small and 24 * unknowns**2 <= budget else \"cg\"",
      "return \"dense\" if small and 8 * unknowns**2 <= budget else \"cg\"",
      "memory_budget or auto_solver"),
-    ("auto size rule off by one", "relu_altmin/_fit.py",
+    ("auto size rule off by one", "choose_solver",
      "unknowns <= AUTO_DENSE_MAX_UNKNOWNS", "unknowns < AUTO_DENSE_MAX_UNKNOWNS",
      "auto_solver"),
-    ("auto size rule ignores exact", "relu_altmin/_fit.py",
+    ("auto size rule ignores exact", "choose_solver",
      "small = step == \"exact\" or unknowns", "small = unknowns", "auto_solver"),
-    ("fit does not pass step to auto", "relu_altmin/_fit.py",
+    ("fit does not pass step to auto", "fit",
      "solver = choose_solver(solver, unknowns, max_dense_bytes, step)",
      "solver = choose_solver(solver, unknowns, max_dense_bytes)", "auto_solver"),
-    ("cg fit forms G", "relu_altmin/_fit.py",
+    ("cg fit forms G", "fit",
      "    system_type = HiddenSystem if solver == \"dense\" else MatrixFreeSystem\n",
      "    system_type = HiddenSystem\n", "never_forms"),
-    ("input mutated", "relu_altmin/_rows.py",
+    ("input mutated", "make_rows",
      "        xp, X64, Y = check_data(X, y)\n",
      "        xp, X64, Y = check_data(X, y)\n"
      "        if X.shape[0] > 1:\n            X[0, 0] = X[0, 0] + 1.0\n", "not_modified"),
-    ("autograd kept on the data", "relu_altmin/_validation.py",
+    ("autograd kept on the data", "float64_copies",
      "    X, y = untracked(X), untracked(y)\n", "", "require_grad"),
-    ("autograd kept on streamed chunks", "relu_altmin/_rows.py",
+    ("autograd kept on streamed chunks", "prepare",
      "    X64, Y = float64_copies(X, y, xp)\n",
      "    Y = y[:, None] if y.ndim == 1 else y\n"
      "    X64, Y = xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)\n",
      "require_grad"),
-    ("autograd kept on the start", "relu_altmin/_fit.py",
+    ("autograd kept on the start", "_start",
      "return xp.astype(untracked(Wt), xp.float64, copy=True), V, c",
      "return xp.astype(Wt, xp.float64, copy=True), V, c", "require_grad"),
     # Streaming (test_streaming.py).
-    ("chunk sums keep the last chunk", "relu_altmin/_rows.py",
+    ("chunk sums keep the last chunk", "add",
      "    return a + b\n", "    return b\n", "chunked or streamed"),
-    ("streamed chunks skip the last row", "relu_altmin/_rows.py",
+    ("streamed chunks skip the last row", "_SlicedRows.reduce",
      "            stop = min(start + self.chunk_rows, self.total)\n",
      "            stop = min(start + self.chunk_rows, self.total - 1)\n",
      "chunked or sources"),
-    ("memmap read whole", "relu_altmin/_rows.py",
+    ("memmap read whole", "_SlicedRows.__init__",
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, chunk_rows",
      "self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, X.shape[0]",
      "peak_memory"),
     # The experiments run on any array-API namespace (test_experiments.py).
-    ("experiment mixes device and NumPy arrays", "benchmarks/experiments/identity_mapping.py",
+    ("experiment mixes device and NumPy arrays", "benchmarks/experiments/identity_mapping.py::main",
      "np.linalg.norm(to_numpy(net.W) - target)", "np.linalg.norm(net.W - target)",
      "strict_array_api"),
-    ("experiment data in float32 on strict", "benchmarks/experiments/_exp.py",
+    ("experiment data in float32 on strict", "namespace",
      "        return array_api_strict\n",
      "        import functools\n\n        array_api_strict.asarray = functools.partial(\n"
      "            array_api_strict.asarray, dtype=array_api_strict.float32)\n"
      "        return array_api_strict\n",
      "strict_array_api"),
     # The GPU kernel target's verdict (test_benchmark_checks.py).
-    ("gpu target: ReLU tie passes", "benchmarks/kernels.py",
+    ("gpu target: ReLU tie passes", "gpu_target_checks",
      'cuda["seconds"] < cublas["seconds"] if relu', 'cuda["seconds"] <= cublas["seconds"] if relu',
      "gpu_target"),
-    ("gpu target: leaky needs parity", "benchmarks/kernels.py",
+    ("gpu target: leaky needs parity", "gpu_target_checks",
      '<= GPU_LEAKY_FACTOR * cublas["seconds"]', '<= cublas["seconds"]', "gpu_target"),
-    ("gpu target: any cell counts", "benchmarks/kernels.py",
+    ("gpu target: any cell counts", "gpu_target_checks",
      "if not all(r[key] == value for key, value in GPU_TARGET.items()):", "if False:",
      "gpu_target"),
-    ("gpu target: one backend enough", "benchmarks/kernels.py",
+    ("gpu target: one backend enough", "gpu_target_checks",
      "if cuda is None or cublas is None:", "if cuda is None and cublas is None:",
      "gpu_target"),
-    ("busy warning ignores the cores", "benchmarks/kernels.py",
+    ("busy warning ignores the cores", "busy_warning",
      "if load <= BUSY_LOAD_FRACTION * cores:", "if load <= BUSY_LOAD_FRACTION:", "busy_machine"),
     # The training benchmark marks time ratios between runs of different days.
-    ("days never differ", "benchmarks/training.py",
+    ("days never differ", "different_days",
      'return a.info.get("day") != b.info.get("day")', "return False", "across_days"),
-    ("merge overwrites recorded days", "benchmarks/training.py",
+    ("merge overwrites recorded days", "load_runs",
      'r["info"].setdefault("day", report["machine"]["date"][:10])',
      'r["info"]["day"] = report["machine"]["date"][:10]', "day_of_each_run"),
-    ("adam mark ignores the flag", "benchmarks/training.py",
+    ("adam mark ignores the flag", "check_lines",
      "{ACROSS_DAYS_MARK if c['across_days'] else ''}", "", "across_days"),
-    ("budget forgets the tenth", "benchmarks/training.py",
+    ("budget forgets the tenth", "target_check",
      "budget.append(ad.seconds / 10.0 / per_iteration[-1])",
      "budget.append(ad.seconds / per_iteration[-1])", "iteration_budget"),
-    ("iterations to Adam off by one", "benchmarks/training.py",
+    ("iterations to Adam off by one", "target_check",
      "reached = first_index_at(a.trace, ad.train_mse)",
      "reached = first_index_at(a.trace[1:], ad.train_mse)", "iteration_budget"),
-    ("budget counts whole runs", "benchmarks/training.py",
+    ("budget counts whole runs", "target_check",
      "per_iteration.append(a.seconds / iterations)",
      "per_iteration.append(a.seconds)", "iteration_budget"),
     # The stall diagnosis of benchmarks/escapes.py (test_escapes.py).
-    ("stall: minimiser without ridge", "benchmarks/escapes.py",
+    ("stall: minimiser without ridge", "fixed_pattern_minimiser",
      "np.sqrt(l2) * np.eye(J.shape[1])", "0.0 * np.eye(J.shape[1])", "fixed_pattern_minimiser"),
-    ("stall: minimiser ignores the slope", "benchmarks/escapes.py",
+    ("stall: minimiser ignores the slope", "fixed_pattern_minimiser",
      "    D = pattern(X, W, b, slope)\n    J = ",
      "    D = pattern(X, W, b, 0.0)\n    J = ", "fixed_pattern_minimiser"),
-    ("stall: kink threshold too wide", "benchmarks/escapes.py",
+    ("stall: kink threshold too wide", "stall_diagnosis",
      '"on_kink": int(np.sum(ratio <= KINK_RTOL))', '"on_kink": int(np.sum(ratio <= 1e-5))',
      "counts_the_kinks"),
     # The starts of benchmarks/starts.py (test_starts.py).
-    ("reinit: most useful unit", "relu_altmin/_fit.py",
+    ("reinit: most useful unit", "_reinit_unit",
      "j = int(xp.argmin(column_squares", "j = int(xp.argmax(column_squares",
      "reinit_redraws"),
-    ("reinit: output layer not solved", "relu_altmin/_fit.py",
+    ("reinit: output layer not solved", "_reinit_unit",
      "return _output_solved(rows, params.replace(Wt=Wt), slope, lam), j",
      "return params.replace(Wt=Wt), j", "reinit_redraws"),
-    ("reinit: every row redrawn", "relu_altmin/_fit.py",
+    ("reinit: every row redrawn", "_reinit_unit",
      "Wt = xp.where(redrawn[:, None], drawn[None, :], params.Wt)",
      "Wt = xp.where(redrawn[:, None] | True, drawn[None, :], params.Wt)", "reinit_redraws"),
-    ("reinit: returns the last state", "relu_altmin/_fit.py",
+    ("reinit: returns the last state", "fit",
      "    if best is not None and best[1].objective < state.objective:\n",
      "    if False:\n", "objective_never"),
-    ("reinit: redraw not recorded", "relu_altmin/_fit.py",
+    ("reinit: redraw not recorded", "fit",
      "0.0 if step == \"exact\" else mu, solves, work, unit))",
      "0.0 if step == \"exact\" else mu, solves, work, -1))", "objective_never or levenberg"),
-    ("reinit: stops at a worse critical point", "relu_altmin/_fit.py",
+    ("reinit: stops at a worse critical point", "fit",
      "if critical and (best is None or state.objective <= best[1].objective):",
      "if critical:", "objective_never"),
-    ("reinit: mu carried over", "relu_altmin/_fit.py",
+    ("reinit: mu carried over", "fit",
      "mu, round_start = MU_INIT, len(history)", "round_start = len(history)", "levenberg"),
-    ("starts: glorot draws biases first", "benchmarks/starts.py",
+    ("starts: glorot draws biases first", "glorot",
      "drawn += [rs.uniform(-bound, bound, (fan_in, fan_out)), rs.uniform(-bound, bound, fan_out)]",
      "drawn += [*reversed([rs.uniform(-bound, bound, fan_out), "
      "rs.uniform(-bound, bound, (fan_in, fan_out))])]", "mlpregressors_own_start"),
-    ("starts: warm start keeps its own weights", "benchmarks/training.py",
+    ("starts: warm start keeps its own weights", "run_sklearn",
      "model.coefs_ = [start.W.T.copy(), start.V.copy()]", "pass", "mlpregressors_own_start"),
-    ("starts: ridge path skips the default fit", "benchmarks/starts.py",
+    ("starts: ridge path skips the default fit", "ridge_path",
      "for l2 in [*l2s, None]:", "for l2 in [*l2s, *l2s[-1:]]:", "ridge_path_ends"),
-    ("starts: path steps too far", "benchmarks/starts.py",
+    ("starts: path steps too far", "path_l2s",
      "        l2_start *= factor\n", "        l2_start *= factor * factor\n",
      "path_l2s_descend"),
 ]
 
 
+@functools.cache
+def _definitions() -> dict[str, list[tuple[pathlib.Path, int, int]]]:
+    """Every function and method under ``SOURCE_DIRS``: qualified name -> (file, first line,
+    last line) of each definition (decorators included)."""
+    found: dict[str, list[tuple[pathlib.Path, int, int]]] = {}
+
+    def walk(node: ast.AST, prefix: str, path: pathlib.Path) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                if not isinstance(child, ast.ClassDef):
+                    first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                    found.setdefault(name, []).append((path, first, child.end_lineno or first))
+                walk(child, name + ".", path)
+
+    for folder in SOURCE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            walk(ast.parse(path.read_text()), "", path)
+    return found
+
+
+def locate(function: str) -> tuple[pathlib.Path, int, int]:
+    """The file and line range (1-based, inclusive) of ``function`` (``qualname`` or
+    ``path::qualname``); ``LookupError`` if it is missing or ambiguous."""
+    path_part, _, qualname = function.rpartition("::")
+    places = _definitions().get(qualname, [])
+    if path_part:
+        places = [p for p in places if p[0] == ROOT / path_part]
+    if len(places) != 1:
+        where = ", ".join(str(p[0].relative_to(ROOT)) for p in places) or "nowhere"
+        raise LookupError(f"{function} is defined {len(places)} times ({where})")
+    return places[0]
+
+
+def mutated(function: str, original: str, broken: str) -> tuple[pathlib.Path, str, str]:
+    """``(file, its source, the source with original -> broken inside function)``;
+    ``LookupError`` unless ``original`` occurs exactly once in the function."""
+    path, first, last = locate(function)
+    source = path.read_text()
+    lines = source.splitlines(keepends=True)
+    before, inside, after = (
+        "".join(lines[:first - 1]), "".join(lines[first - 1:last]), "".join(lines[last:]))
+    count = inside.count(original)
+    if count != 1:
+        raise LookupError(f"the original text occurs {count} times in {function}")
+    return path, source, before + inside.replace(original, broken) + after
+
+
 def main(selected: list[str]) -> int:
     escaped = 0
-    for name, file, original, broken, tests in MUTANTS:
+    for name, function, original, broken, tests in MUTANTS:
         if selected and not any(s in name for s in selected):
             continue
-        path = ROOT / file
-        source = path.read_text()
-        if original not in source:
-            print(f"{name:32s} -> STALE (the original text is gone; update the mutant)")
+        try:
+            path, source, broken_source = mutated(function, original, broken)
+        except LookupError as error:
+            print(f"{name:32s} -> STALE ({error}; update the mutant)")
             escaped += 1
             continue
-        path.write_text(source.replace(original, broken, 1))
+        path.write_text(broken_source)
         try:
             run = subprocess.run(
-                [sys.executable, "-m", "pytest", "tests/test_properties.py", "tests/test_cg.py",
-                 "tests/test_streaming.py", "tests/test_benchmark_checks.py",
-                 "tests/test_escapes.py", "tests/test_starts.py", "tests/test_experiments.py",
-                 "-q", "-x",
+                [sys.executable, "-m", "pytest", *TEST_FILES, "-q", "-x",
                  "-p", "no:cacheprovider", "-k", f"({tests}) and not cupy"],
                 cwd=ROOT, capture_output=True, text=True, timeout=900)
         finally:
