@@ -16,8 +16,8 @@ spec.loader.exec_module(mutants)
 
 @pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=[m[0] for m in mutants.MUTANTS])
 def test_mutant_applies_to_one_place(mutant):
-    name, function, original, broken, tests = mutant
-    path, source, broken_source = mutants.mutated(function, original, broken)
+    _name, function, original, broken, tests = mutant
+    _path, source, broken_source = mutants.mutated(function, original, broken)
     assert broken_source != source
     assert len(broken_source) - len(source) == len(broken) - len(original)
     assert tests.strip()
