@@ -1,4 +1,5 @@
-"""The alternating trainer: exact output solve, damped or exact hidden solve (DESIGN §2)."""
+"""The alternating trainer: validate, set up, and alternate hidden steps with exact output
+solves under the stall policy (``docs/method.md``)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,16 @@ from ._model import (
     Params,
     TwoLayerNet,
     identity_offset,
-    residual_ratios,
-    state_sums,
-    sum_squares,
 )
-from ._rows import Chunks, Rows, make_rows
-from ._steps import (
-    HiddenSystem,
-    MatrixFreeSystem,
-    hidden_part,
-    output_solve,
-    output_sums,
+from ._policy import (
+    CONTINUE,
+    StallPolicy,
+    redraw_unit,
 )
+from ._problem import TrainingProblem
+from ._rows import Chunks, make_rows
+from ._steps import STEPS, DampedStep, ExactStep, Step
+from ._systems import HiddenSystem, MatrixFreeSystem
 from ._validation import (
     check_array,
     check_choice,
@@ -44,8 +43,6 @@ from ._validation import (
 #: small to bias a fit, large enough to keep every system definite when a unit dies or has
 #: zero output weight.
 DEFAULT_L2_FACTOR = 1e-8
-#: The backtracking tries steps 1, 1/2, ..., 2**-(MAX_HALVINGS - 1), then stays put.
-MAX_HALVINGS = 30
 SOLVERS = ("auto", "dense", "cg")
 #: ``solver="auto"`` solves densely while the dense system's ``24 m^2`` bytes (its float64
 #: matrix, the damped copy and the LU factors, ``m`` unknowns) fit in this budget, else uses
@@ -54,22 +51,6 @@ DEFAULT_MAX_DENSE_BYTES = 2**30
 #: ... and, for the damped steps, while ``m`` is at most this: above it truncated CG was
 #: faster on every benchmark cell (``docs/method.md``, "Which solver runs").
 AUTO_DENSE_MAX_UNKNOWNS = 500
-STEPS = ("joint", "damped", "exact")
-#: Levenberg-Marquardt rule for the damping ``mu`` of the damped steps: start at ``MU_INIT``;
-#: after an accepted step multiply by ``MU_SHRINK`` (not below ``MU_MIN``); after a rejected
-#: one multiply by ``MU_GROW`` and solve again.
-MU_INIT, MU_SHRINK, MU_GROW, MU_MIN = 1e-3, 1.0 / 3.0, 4.0, 1e-12
-#: Once ``mu`` exceeds this, the trust region has shrunk below the diagonal's scale: the
-#: pattern has settled onto kinks that stop the Gauss-Newton model, and the fit switches to
-#: the paper's undamped step with backtracking for the rest of the run (docs/method.md).
-MU_SWITCH = 1.0
-#: Unit re-initialisation (``fit(reinit=True)``, docs/method.md, "Re-initialising units"): a
-#: *stall* is ``REINIT_WINDOW`` iterations that lower the objective by less than
-#: ``REINIT_RTOL`` (relative), or an iteration that moves no parameter. At a stall the unit
-#: of the best network so far that contributes least is redrawn and the fit goes on; it stops
-#: (``"no_progress"``) after ``REINIT_PATIENCE`` stalls in a row that do not lower the best
-#: objective by ``REINIT_RTOL``.
-REINIT_WINDOW, REINIT_RTOL, REINIT_PATIENCE = 20, 1e-3, 5
 
 
 @dataclass(frozen=True)
@@ -246,7 +227,7 @@ def fit(
         output layer is then re-solved exactly); with ``train_output=False`` it is
         ``"damped"``. Both accept a step only if the loss (after the output solve) falls:
         then ``mu`` shrinks; otherwise it grows and the step is solved again
-        (Levenberg-Marquardt's rule, constants ``MU_*`` in ``relu_altmin._fit``; ``mu``
+        (Levenberg-Marquardt's rule, constants ``MU_*`` in ``relu_altmin._steps``; ``mu``
         starts at 1e-3). ``"exact"`` is the paper's step, ``mu = 0``: the full fixed-pattern
         minimiser, backtracked ``s = 1, 1/2, ...`` until the loss does not rise.
     reinit : bool, default True
@@ -331,103 +312,77 @@ def fit(
     n = rows.n
     lam = l2 if l2 is not None else (
         DEFAULT_L2_FACTOR * (rows.stats.x_squares + n * int(bias)) / (n * rows.dt))
-    S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
+    problem = TrainingProblem(rows, slope, lam, train_output)
     joint = step == "joint" and train_output
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
+    hidden_step: Step = (ExactStep(problem, system_type) if step == "exact"
+                         else DampedStep(problem, system_type, joint))
+    S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
 
-    def network() -> TwoLayerNet:
+    def network(params: Params) -> TwoLayerNet:
         return _network(params, d, slope, skip, rows.dtype, rows.y_ndim, xp, rows.to_caller)
 
-    start = time.perf_counter()
-    params = Params(Wt, S, V, c, bias)
-    if train_output:
-        params = _output_solved(rows, params, slope, lam)
-    state = _evaluate(rows, params, slope, lam)
+    params, state, history, stop_reason = _alternate(
+        problem, hidden_step, StallPolicy(reinit and train_output, tol),
+        Params(Wt, S, V, c, bias), max_iter, lambda p: redraw_unit(problem, p, rng, d),
+        network, callback, progress)
+    return FitResult(
+        network=network(params), loss=state.loss, history=tuple(history),
+        converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
+        residuals=problem.residuals(params, state), solver=solver)
 
-    def record(iteration: int, fraction: float, flips: int, mu: float = 0.0,
+
+def _alternate(
+    problem: TrainingProblem, hidden_step: Step, policy: StallPolicy, params: Params,
+    max_iter: int, redraw: Callable[[Params], tuple[Params, int]],
+    network: Callable[[Params], TwoLayerNet],
+    callback: Callable[[IterationRecord, TwoLayerNet], Any] | None, progress: bool,
+) -> tuple[Params, Evaluation, list[IterationRecord], str]:
+    """The loop of :func:`fit` from the start ``params``: the returned state, the history and
+    the stop reason."""
+    start = time.perf_counter()
+    params = problem.trained_output(params)
+    state = problem.evaluate(params)
+
+    def record(iteration: int, fraction: float = 0.0, flips: int = 0, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
-        return make_record(_residuals(rows, params, state, lam), state.loss, state.objective,
-                           train_output, iteration=iteration,
+        return make_record(problem.residuals(params, state), state.loss, state.objective,
+                           problem.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit)
 
-    history = [record(0, 0.0, 0)]
+    history = [record(0)]
     if progress:
         _print_progress(history[0], header=True)
-    stop_reason = "max_iter"
-    eps = float(xp.finfo(xp.float64).eps)
-    mu = MU_INIT
-    reinit = reinit and train_output
-    best: tuple[Params, Evaluation] | None = None  # lowest objective at a stall so far
-    round_start, stalls, unit = 0, 0, -1  # first record since the last re-initialisation
+    stop_reason, unit = "max_iter", -1
     for iteration in range(1, max_iter + 1):
         previous = params
-        solves, work, fraction = 0, 0, 0.0
-        if step != "exact" and mu <= MU_SWITCH:
-            params, new_state, mu, solves, work = _damped_step(
-                rows, params, state, lam, slope, mu, joint=joint, system_type=system_type,
-                train_output=train_output)
-            if new_state is not state:  # accepted
-                fraction, state = 1.0, new_state
-        if fraction == 0.0 and (step == "exact" or mu > MU_SWITCH):  # the paper's step
-            system = system_type.build(rows, params, slope, lam, state, joint=False)
-            solution, paper_work = system.solve(0.0)
-            W_star = params.Wt + hidden_part(solution, system.shape, xp)
-            params, state, fraction = _backtrack(rows, params, W_star, state, lam, slope)
-            solves, work = solves + 1, work + paper_work
-            if train_output:
-                params = _output_solved(rows, params, slope, lam)
-                state = _evaluate(rows, params, slope, lam, previous.Wt)
-        history.append(record(iteration, fraction, state.flips if fraction else 0,
-                              0.0 if step == "exact" else mu, solves, work, unit))
+        outcome = hidden_step.take(params, state)
+        params, state = outcome.params, outcome.state
+        history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
+                              outcome.solves, outcome.cg_iterations, unit))
         unit = -1
-        if step != "exact" and mu <= MU_SWITCH:
-            mu = max(mu * MU_SHRINK, MU_MIN)
         if progress:
             _print_progress(history[-1])
-        if callback is not None and callback(history[-1], network()):
+        if callback is not None and callback(history[-1], network(params)):
             stop_reason = "callback"
             break
-        critical = max(history[-1].grad_norm_W, history[-1].grad_norm_V) <= tol
-        if critical and (best is None or state.objective <= best[1].objective):
-            stop_reason = "critical_point"
-            break
-        # A critical point above the best network so far is a stall like a fixed point.
-        fixed_point = critical or _unchanged(previous, params, 4 * eps, xp)
-        if not reinit:
-            if fixed_point:
-                stop_reason = "no_progress"
-                break
+        decision = policy.observe(history, previous, params, state, problem.xp)
+        if decision == CONTINUE:
             continue
-        if not fixed_point and (len(history) - round_start <= REINIT_WINDOW
-                                or state.objective < (1.0 - REINIT_RTOL)
-                                * history[-1 - REINIT_WINDOW].objective):
-            continue
-        # A stall: keep the better of this state and the best so far, then redraw a unit.
-        if best is None or state.objective < (1.0 - REINIT_RTOL) * best[1].objective:
-            stalls = 0
-        else:
-            stalls += 1
-        if best is None or state.objective < best[1].objective:
-            best = (params, state)
-        if stalls >= REINIT_PATIENCE:
-            stop_reason = "no_progress"
+        if decision in ("critical_point", "no_progress"):
+            stop_reason = decision
             break
-        params, unit = _reinit_unit(rows, best[0], slope, lam, rng, d)
-        state = _evaluate(rows, params, slope, lam)
-        mu, round_start = MU_INIT, len(history)
-
-    if best is not None and best[1].objective < state.objective:
-        params, state = best
+        params, unit = redraw(policy.best[0] if policy.best else params)
+        state = problem.evaluate(params)
+        hidden_step.restart()
+    params, state = policy.final(params, state)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {state.loss:.6e}", file=sys.stderr)
-    return FitResult(
-        network=network(), loss=state.loss, history=tuple(history),
-        converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
-        residuals=_residuals(rows, params, state, lam), solver=solver)
+    return params, state, history, stop_reason
 
 
 def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,
@@ -452,77 +407,6 @@ def make_record(
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
         mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit)
-
-
-def _evaluate(rows: Rows, params: Params, slope: float, lam: float,
-              previous: Any | None = None) -> Evaluation:
-    """One pass over the rows at ``params``: loss, objective, gradients, flips from ``previous``."""
-    return Evaluation.from_sums(rows.reduce(state_sums, params, slope, previous), params, lam,
-                                rows.n, rows.xp)
-
-
-def _residuals(rows: Rows, params: Params, state: Evaluation, lam: float) -> dict[str, float]:
-    """:func:`critical_point_residuals` of the state evaluated as ``state``."""
-    return residual_ratios(state.grad, params, lam, rows.n, math.sqrt(rows.stats.x_squares),
-                           math.sqrt(rows.stats.y_squares), state.h_norm, rows.xp)
-
-
-def _unchanged(before: Params, after: Params, rtol: float, xp: Any) -> bool:
-    """Whether an iteration moved no parameter by more than ``rtol`` relative: a fixed point."""
-    for a, b in ((before.Wt, after.Wt), (before.V, after.V), (before.c, after.c)):
-        if a is not None and float(sum_squares(b - a, xp)) > rtol**2 * float(sum_squares(a, xp)):
-            return False
-    return True
-
-
-def _damped_step(
-    rows: Rows, params: Params, state: Evaluation, lam: float, slope: float, mu: float, *,
-    joint: bool, system_type: type[HiddenSystem] | type[MatrixFreeSystem], train_output: bool,
-) -> tuple[Params, Evaluation, float, int, int]:
-    """One damped hidden step (then the exact output solve), Levenberg-Marquardt's rule on ``mu``.
-
-    Solves for ``mu, mu * MU_GROW, ...`` until the objective falls below ``state``'s. Returns
-    the new ``(params, evaluation)``, the ``mu`` of the accepted solve, the number of solves
-    and of CG products; when no ``mu <= MU_SWITCH`` lowers the objective, the old state
-    (``state`` itself) and the first ``mu`` above ``MU_SWITCH``.
-    """
-    system = system_type.build(rows, params, slope, lam, state, joint=joint)
-    solves = work = 0
-    while mu <= MU_SWITCH:
-        solves += 1
-        solution, iterations = system.solve(mu)
-        work += iterations
-        trial = params.replace(Wt=params.Wt + hidden_part(solution, system.shape, rows.xp))
-        if train_output:
-            trial = _output_solved(rows, trial, slope, lam)
-        trial_state = _evaluate(rows, trial, slope, lam, params.Wt)
-        if trial_state.objective < state.objective:
-            return trial, trial_state, mu, solves, work
-        mu *= MU_GROW
-    return params, state, mu, solves, work
-
-
-def _output_solved(rows: Rows, params: Params, slope: float, lam: float) -> Params:
-    """``params`` with the exact output solve (one pass over the rows)."""
-    V, c = output_solve(rows.reduce(output_sums, params, slope), rows.n, lam,
-                        params.Wt.shape[0], params.bias, rows.xp)
-    return params.replace(V=V, c=c)
-
-
-def _backtrack(
-    rows: Rows, params: Params, W_star: Any, state: Evaluation, lam: float, slope: float,
-) -> tuple[Params, Evaluation, float]:
-    """First of ``W + s (W* - W)``, ``s = 1, 1/2, ...``, whose objective is at most
-    ``state``'s, with its evaluation and ``s`` (the old state and 0 if none is)."""
-    step = 1.0
-    for _ in range(MAX_HALVINGS):
-        Wt = W_star if step == 1.0 else params.Wt + step * (W_star - params.Wt)
-        trial = params.replace(Wt=Wt)
-        trial_state = _evaluate(rows, trial, slope, lam, params.Wt)
-        if trial_state.objective <= state.objective:
-            return trial, trial_state, step
-        step /= 2.0
-    return params, state, 0.0
 
 
 def _start(
@@ -578,22 +462,6 @@ def _start(
     elif output_weights is not None:
         raise ValueError("output_weights is only used with train_output=False")
     return xp.astype(untracked(Wt), xp.float64, copy=True), V, c
-
-
-def _reinit_unit(rows: Rows, params: Params, slope: float, lam: float,
-                 rng: np.random.Generator, d: int) -> tuple[Params, int]:
-    """``params`` with the unit ``j`` of least ``||V_j|| ||H[:, j]||`` given hidden weights
-    drawn like the default start's (``N(0, 1/d)``), then the exact output solve; and ``j``."""
-    xp = rows.xp
-    h, dt = params.Wt.shape
-    gram, _ = rows.reduce(output_sums, params, slope)
-    column_squares = xp.linalg.diagonal(gram)[:h]  # ||H[:, j]||^2
-    j = int(xp.argmin(column_squares * xp.sum(params.V * params.V, axis=1)))
-    drawn = xp.asarray(rng.standard_normal(dt) / math.sqrt(d), dtype=params.Wt.dtype,
-                       device=device(params.Wt))
-    redrawn = xp.arange(h, device=device(params.Wt)) == j
-    Wt = xp.where(redrawn[:, None], drawn[None, :], params.Wt)
-    return _output_solved(rows, params.replace(Wt=Wt), slope, lam), j
 
 
 def _check_seed(seed: Any) -> int | None:

@@ -26,8 +26,9 @@ import numpy as np
 
 from . import __version__
 from ._data import load_diabetes
-from ._fit import SOLVERS, STEPS, FitResult, IterationRecord, fit
+from ._fit import SOLVERS, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet
+from ._steps import STEPS
 from .baselines import train
 
 #: Exit statuses: success, an output that could not be written (or the run failed), a bad

@@ -22,10 +22,10 @@ def no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the input was validated")
 
-    monkeypatch.setattr("relu_altmin._fit.output_solve", forbidden)
-    monkeypatch.setattr("relu_altmin._fit._evaluate", forbidden)
-    monkeypatch.setattr("relu_altmin._fit.HiddenSystem.build", forbidden)
-    monkeypatch.setattr("relu_altmin._fit.MatrixFreeSystem.build", forbidden)
+    monkeypatch.setattr("relu_altmin._problem.output_solve", forbidden)
+    monkeypatch.setattr("relu_altmin._problem.TrainingProblem.evaluate", forbidden)
+    monkeypatch.setattr("relu_altmin._systems.HiddenSystem.build", forbidden)
+    monkeypatch.setattr("relu_altmin._systems.MatrixFreeSystem.build", forbidden)
 
 
 def bad_fit_cases(xp, X, y):

@@ -28,10 +28,10 @@ from test_properties import (
 )
 
 import relu_altmin
-from relu_altmin import _steps
+from relu_altmin import _systems
 from relu_altmin._fit import AUTO_DENSE_MAX_UNKNOWNS, choose_solver
 from relu_altmin._model import forward, gradients
-from relu_altmin._steps import HiddenSystem, MatrixFreeSystem, hidden_part
+from relu_altmin._systems import HiddenSystem, MatrixFreeSystem, hidden_part
 
 joints = st.booleans()
 
@@ -109,8 +109,8 @@ def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint, seed):
 @pytest.fixture
 def tight_cg(monkeypatch):
     """CG run to a tight tolerance with room for every iteration it needs."""
-    monkeypatch.setattr(_steps, "CG_RTOL", 1e-9)
-    monkeypatch.setattr(_steps, "CG_MAX_ITER", 10_000)
+    monkeypatch.setattr(_systems, "CG_RTOL", 1e-9)
+    monkeypatch.setattr(_systems, "CG_MAX_ITER", 10_000)
     return 1e-9
 
 
@@ -124,7 +124,7 @@ def test_conjugate_gradients_solve_the_dense_system(xp, tight_cg, prob, mu, outp
     x = to_numpy(x)[:, 0]
     b = to_numpy(dense.rhs)[:, 0]
     m = matrix.shape[0]
-    assert iterations < _steps.CG_MAX_ITER
+    assert iterations < _systems.CG_MAX_ITER
     residual = np.linalg.norm(matrix @ x - b)
     rounding = 1e3 * EPS64 * m * (np.linalg.norm(matrix) * np.linalg.norm(x) + np.linalg.norm(b))
     note(f"{iterations} iterations, residual {residual:.3e}, |b| {np.linalg.norm(b):.3e}")
@@ -156,7 +156,7 @@ def test_matrix_free_hidden_step_is_critical_for_its_pattern(xp, tight_cg, prob)
     scale = (np.linalg.norm(to_numpy(Xt)) * np.linalg.norm(arrays["V"])
              * np.linalg.norm(prob.y) / n)
     note(f"{iterations} iterations: |grad| {norm_before:.3e} -> {norm_after:.3e}")
-    assert iterations < _steps.CG_MAX_ITER
+    assert iterations < _systems.CG_MAX_ITER
     assert norm_after <= 2 * tight_cg * norm_before + tolerance_for(prob, arrays) * scale
 
 
@@ -208,7 +208,7 @@ def test_matrix_free_fit_never_forms_the_gram_matrix(monkeypatch, step):
         raise AssertionError("the Gram matrix was formed")
 
     X, y = relu_altmin.load_diabetes()
-    monkeypatch.setattr(_steps, "masked_gram", forbidden)
+    monkeypatch.setattr(_systems, "masked_gram", forbidden)
     result = relu_altmin.fit(X[:100], y[:100], 8, negative_slope=0.1, seed=0, max_iter=5,
                              step=step, max_dense_bytes=0)
     assert result.solver == "cg"

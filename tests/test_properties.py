@@ -16,20 +16,13 @@ from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems, solve_tolerance
 
 import relu_altmin
-from relu_altmin._fit import (
-    MU_GROW,
-    MU_INIT,
-    MU_MIN,
-    MU_SHRINK,
-    MU_SWITCH,
-    STEPS,
-    _evaluate,
-    _network,
-    _reinit_unit,
-)
+from relu_altmin._fit import _network
 from relu_altmin._model import Params, augment, forward, relative_residuals
+from relu_altmin._policy import redraw_unit
+from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import make_rows
-from relu_altmin._steps import HiddenSystem
+from relu_altmin._steps import MU_GROW, MU_INIT, MU_MIN, MU_SHRINK, MU_SWITCH, STEPS
+from relu_altmin._systems import HiddenSystem
 
 #: Damping values the damped-step properties are checked at.
 mus = st.floats(1e-8, 1e4).map(lambda m: float(m))
@@ -50,7 +43,7 @@ def hidden_system(kind, xp, prob: Problem, params: Params, l2: float, *, joint: 
     Y = xp.asarray(np.reshape(prob.y, (prob.X.shape[0], -1)))
     rows = make_rows(X, Y, prob.bias, params.Wt.shape[0], chunk_rows)
     rows.scan()
-    state = _evaluate(rows, params, prob.negative_slope, l2)
+    state = TrainingProblem(rows, prob.negative_slope, l2, True).evaluate(params)
     return kind.build(rows, params, prob.negative_slope, l2, state, joint=joint)
 
 
@@ -361,8 +354,8 @@ def test_reinit_redraws_the_least_useful_unit(xp, prob, draw_seed):
     rows = make_rows(X, y, prob.bias, prob.hidden, None)
     rows.scan()
     d = prob.X.shape[1]
-    new, unit = _reinit_unit(rows, params, prob.negative_slope, l2,
-                             np.random.default_rng(draw_seed), d)
+    new, unit = redraw_unit(TrainingProblem(rows, prob.negative_slope, l2, True), params,
+                            np.random.default_rng(draw_seed), d)
     before, after = to_numpy(params.Wt), to_numpy(new.Wt)
     # The unit: least ||V_j|| ||H[:, j]||, written out in NumPy (ties within rounding).
     arrays = {"W": before[:, :d], "b": before[:, d] if prob.bias else None}

@@ -31,10 +31,10 @@ from test_properties import (
 )
 
 import relu_altmin
-from relu_altmin._fit import _evaluate
 from relu_altmin._model import forward
+from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import make_rows
-from relu_altmin._steps import HiddenSystem, MatrixFreeSystem
+from relu_altmin._systems import HiddenSystem, MatrixFreeSystem
 
 joints = st.booleans()
 
@@ -111,7 +111,8 @@ def test_chunked_evaluation_is_the_in_memory_one(xp, prob, chunk_rows, shift):
     for rows_per_chunk in (None, chunk_rows):
         rows = make_rows(xp.asarray(prob.X), Y, prob.bias, prob.hidden, rows_per_chunk)
         rows.scan()
-        evaluations.append(_evaluate(rows, moved, prob.negative_slope, l2, params.Wt))
+        problem = TrainingProblem(rows, prob.negative_slope, l2, True)
+        evaluations.append(problem.evaluate(moved, params.Wt))
     whole, chunked = evaluations
     assert chunked.flips == whole.flips
     # Each row's E = F - Y may round differently by eps (|F| + |Y|); sums over n rows add

@@ -1,0 +1,51 @@
+"""The training problem a fit works on: its rows, activation, ridge and whether the output
+layer is trained; and the passes over the rows that every step makes (``docs/method.md``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ._model import Evaluation, Params, residual_ratios, state_sums
+from ._rows import Rows
+from ._systems import output_solve, output_sums
+
+
+@dataclass(frozen=True)
+class TrainingProblem:
+    """Rows, negative slope, ridge ``lam`` and ``train_output`` of one fit."""
+
+    rows: Rows
+    slope: float
+    lam: float
+    train_output: bool
+
+    @property
+    def xp(self) -> Any:
+        return self.rows.xp
+
+    def evaluate(self, params: Params, previous: Any | None = None) -> Evaluation:
+        """One pass over the rows at ``params``: loss, objective, gradients, and the pattern
+        entries flipped since the hidden weights ``previous``."""
+        rows = self.rows
+        return Evaluation.from_sums(rows.reduce(state_sums, params, self.slope, previous),
+                                    params, self.lam, rows.n, rows.xp)
+
+    def output_solved(self, params: Params) -> Params:
+        """``params`` with the exact output solve (one pass over the rows)."""
+        rows = self.rows
+        V, c = output_solve(rows.reduce(output_sums, params, self.slope), rows.n, self.lam,
+                            params.Wt.shape[0], params.bias, rows.xp)
+        return params.replace(V=V, c=c)
+
+    def trained_output(self, params: Params) -> Params:
+        """``params`` with the output layer solved when the output layer is trained."""
+        return self.output_solved(params) if self.train_output else params
+
+    def residuals(self, params: Params, state: Evaluation) -> dict[str, float]:
+        """:func:`critical_point_residuals` of the state evaluated as ``state``."""
+        rows = self.rows
+        return residual_ratios(state.grad, params, self.lam, rows.n,
+                               math.sqrt(rows.stats.x_squares), math.sqrt(rows.stats.y_squares),
+                               state.h_norm, rows.xp)

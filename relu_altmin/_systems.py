@@ -1,0 +1,445 @@
+"""The two exact solves of the alternation (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from array_api_compat import array_namespace, device
+
+from relu_altmin.kernels import masked_gram
+
+from ._model import Evaluation, Gradients, Params, activation_pattern, pre_activations
+from ._rows import CHUNK_ELEMENTS, Rows, add
+
+
+def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
+    """Solve the symmetric positive semi-definite system ``A x = B`` (normal equations).
+
+    Normal equations are consistent, so a meaningful solution leaves a residual far below
+    ``B``. A solve that fails, or leaves ``||A x - B|| > sqrt(eps) ||B||`` (an LU solve of a
+    numerically singular ``A`` returns huge ``x`` whose rounding errors dwarf ``B``), is
+    repeated with ``delta * I`` added, ``delta`` growing from ``m * eps * mean(diag A)`` by
+    factors of 100: the caller never sees a raw linear-algebra error or a meaningless
+    solution.
+    """
+    m = A.shape[0]
+    eye: Any = None  # built on the first retry
+    scale = float(xp.linalg.trace(A)) / m
+    delta = 0.0
+    eps = float(xp.finfo(A.dtype).eps)
+    b_norm = _norm(B, xp)
+    for _ in range(12):
+        system = A if delta == 0.0 else A + delta * eye
+        try:
+            x = xp.linalg.solve(system, B)
+        except (ValueError, RuntimeError, ArithmeticError):  # LinAlgError's bases by backend
+            x = None
+        if (x is not None and bool(xp.all(xp.isfinite(x)))
+                and _norm(system @ x - B, xp) <= eps**0.5 * b_norm):
+            return x
+        if eye is None:
+            eye = xp.eye(m, dtype=A.dtype, device=device(A))
+        base = scale if scale > 0.0 and scale == scale and scale != float("inf") else 1.0
+        delta = m * eps * base if delta == 0.0 else delta * 100.0
+    raise FloatingPointError("linear system could not be solved even after regularisation "
+                             "(are the inputs finite?)")
+
+
+def _norm(a: Any, xp: Any) -> float:
+    return float(xp.sum(a * a)) ** 0.5
+
+
+def output_sums(Xt: Any, Y: Any, params: Params, negative_slope: float) -> tuple[Any, Any]:
+    """One chunk's ``(Hb^T Hb, Hb^T Y)``, ``Hb = [H, 1]``: the output step's row sums."""
+    xp = array_namespace(Xt, Y)
+    Hb = _with_ones(features(Xt, params, negative_slope, xp)[1], params.bias, xp)
+    return Hb.T @ Hb, Hb.T @ Y
+
+
+def output_solve(sums: tuple[Any, Any], n: int, l2: float, h: int, bias: bool,
+                 xp: Any) -> tuple[Any, Any | None]:
+    """Exact ridge solve ``(Hb^T Hb + n l2 P) [V; c] = Hb^T Y`` from :func:`output_sums`.
+
+    ``P = diag(1, ..., 1, 0)``: the output bias is not penalised.
+    """
+    gram, rhs = sums
+    theta = solve_regularised(_output_matrix(gram, n, h, l2, xp), rhs, xp)
+    return theta[:h, :], (theta[h, :] if bias else None)
+
+
+def features(Xt: Any, params: Params, negative_slope: float, xp: Any) -> tuple[Any, Any]:
+    """The pattern ``D`` and hidden features ``H = D * Z`` at ``params`` (no output layer)."""
+    Z = pre_activations(Xt, params)
+    D = activation_pattern(Z, negative_slope, xp)
+    return D, D * Z
+
+
+def _with_ones(H: Any, bias: bool, xp: Any) -> Any:
+    """``Hb = [H, 1]`` with an output bias, else ``H``."""
+    if not bias:
+        return H
+    return xp.concat([H, xp.ones((H.shape[0], 1), dtype=H.dtype, device=device(H))], axis=1)
+
+
+def _output_matrix(gram: Any, n: int, h: int, l2: float, xp: Any) -> Any:
+    """``Hb^T Hb + n l2 P`` from ``gram = Hb^T Hb``: the output step's matrix, the bias
+    column unpenalised."""
+    if not l2:
+        return gram
+    return gram + _diagonal_matrix((n * l2) * _output_penalty(gram, h, xp), xp)
+
+
+def _output_penalty(gram: Any, h: int, xp: Any) -> Any:
+    """The diagonal of ``P``: ones for the ``h`` output weights, zero for the output bias."""
+    m = gram.shape[1]
+    return xp.concat([xp.ones(h, dtype=gram.dtype, device=device(gram)),
+                      xp.zeros(m - h, dtype=gram.dtype, device=device(gram))])
+
+
+def _newton_rhs(grad: Gradients, n: int, xp: Any, *, joint: bool) -> Any:
+    """``-n`` times the gradient, flat: ``vec(W~)`` then, for ``joint``, ``[V; c]`` output by
+    output (the unknowns' order in both hidden-step systems)."""
+    rhs = -n * xp.reshape(grad.Wt, (-1,))
+    if not joint:
+        return rhs
+    grad_t = grad.V if grad.c is None else xp.concat([grad.V, grad.c[None, :]], axis=0)
+    return xp.concat([rhs, -n * xp.reshape(grad_t.T, (-1,))])
+
+
+def _diagonal_matrix(values: Any, xp: Any) -> Any:
+    """The square matrix with ``values`` on its diagonal (the array API has no ``diag``)."""
+    m = values.shape[0]
+    return xp.eye(m, dtype=values.dtype, device=device(values)) * values[None, :]
+
+
+def _ridged(A: Any, ridge: float, xp: Any) -> Any:
+    """``A + ridge * I``."""
+    if not ridge:
+        return A
+    return A + ridge * xp.eye(A.shape[0], dtype=A.dtype, device=device(A))
+
+
+def dense_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+               joint: bool) -> tuple[Any, Any, Any]:
+    """One chunk's share of :class:`HiddenSystem`: ``G`` (``masked_gram`` with coupling
+    ``V V^T``) and, for ``joint``, ``M[j, a, l] = sum_i D[i, j] Xt[i, a] Hb[i, l]`` and
+    ``Hb^T Hb`` (else ``None``)."""
+    xp = array_namespace(Xt, Y)
+    D, H = features(Xt, params, negative_slope, xp)
+    G = masked_gram(Xt, D, coupling=params.V @ params.V.T)
+    if not joint:
+        return G, None, None
+    Hb = _with_ones(H, params.bias, xp)
+    return G, _unit_products(Xt, D, Hb, xp), Hb.T @ Hb
+
+
+class _DampedSystem:
+    """What both hidden-step systems offer once they define ``solve(mu)``, ``shape``, ``xp``."""
+
+    shape: tuple[int, int]
+    xp: Any
+
+    def solve(self, mu: float) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    def solution(self, mu: float) -> Any:
+        """The solution ``[dw; dt]`` (a column) of the system damped by ``mu >= 0``."""
+        return self.solve(mu)[0]
+
+    def step(self, mu: float) -> Any:
+        """The hidden-weight step ``dW`` (h x d~) for the damping ``mu >= 0``."""
+        return hidden_part(self.solution(mu), self.shape, self.xp)
+
+
+@dataclass(frozen=True)
+class HiddenSystem(_DampedSystem):
+    """The linear system of a (damped) hidden step, built once and solved for several ``mu``.
+
+    For ``joint=False`` it is the fixed-pattern problem with ``V`` held: the step
+    ``dw = w - w_t`` solves ``(G + mu diag(G) + n l2 I) dw = -n grad_W L``, which is the
+    damped normal equations ``(G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t`` of DESIGN §2
+    rewritten for ``dw`` (``r - (G + n l2 I) w_t = -n grad_W L`` with the pattern fixed).
+
+    For ``joint=True`` it is the Gauss-Newton system of both layers (pattern fixed, output
+    layer linearised too), with the damping on the hidden block only::
+
+        [ G + mu diag(G) + n l2 I     B         ] [ dw ]     [ -n grad_W L ]
+        [ B^T                     I_k (x) A     ] [ dt ]  =  [ -n grad_t L ]
+
+    ``t = [V; c]`` column by column, ``A = Hb^T Hb + n l2 P`` the output step's matrix
+    (``Hb = [H, 1]``) and ``B[(j, a), (m, l)] = V[j, m] sum_i D[i, j] Xt[i, a] Hb[i, l]``.
+    Only ``dw`` is used: the caller re-solves the output layer exactly afterwards, so this is a
+    Levenberg-Marquardt step on the loss with the output layer projected out.
+    """
+
+    matrix: Any  # undamped system (ridge included), (p + q) x (p + q), q = k (h + 1) if joint
+    rhs: Any  # (p + q) x 1
+    damping: Any  # diag(G), length p: the scale of the proximal term
+    shape: tuple[int, int]  # (h, d~) of the hidden weights
+    xp: Any
+
+    @staticmethod
+    def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
+              *, joint: bool) -> HiddenSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+        xp, n = rows.xp, rows.n
+        h, dt = params.Wt.shape
+        p = h * dt
+        V = params.V
+        G, M, gram = rows.reduce(dense_sums, params, negative_slope, joint)
+        damping = xp.linalg.diagonal(G)
+        G = _ridged(G, n * l2, xp)
+        rhs = xp.reshape(_newton_rhs(state.grad, n, xp, joint=joint), (-1, 1))
+        if joint:
+            k, m = V.shape[1], gram.shape[0]
+            B = xp.reshape(V[:, None, :, None] * M[:, :, None, :], (p, k * m))
+            A = _output_matrix(gram, n, h, l2, xp)
+            eye_k = xp.eye(k, dtype=A.dtype, device=device(A))
+            blocks = xp.reshape(eye_k[:, None, :, None] * A[None, :, None, :], (k * m, k * m))
+            G = xp.concat([xp.concat([G, B], axis=1), xp.concat([B.T, blocks], axis=1)], axis=0)
+        return HiddenSystem(G, rhs, damping, (h, dt), xp)
+
+    def solve(self, mu: float) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and 0 CG steps."""
+        xp = self.xp
+        matrix = self.matrix
+        if mu:
+            diag = mu * self.damping
+            extra = matrix.shape[0] - diag.shape[0]
+            if extra:  # the output block of a joint system is not damped
+                diag = xp.concat([diag, xp.zeros(extra, dtype=diag.dtype, device=device(diag))])
+            matrix = matrix + _diagonal_matrix(diag, xp)
+        return solve_regularised(matrix, self.rhs, xp), 0
+
+
+def hidden_part(solution: Any, shape: tuple[int, int], xp: Any) -> Any:
+    """The hidden-weight step ``dW`` (``shape`` = (h, d~)) from a solution column ``[dw; dt]``."""
+    h, dt = shape
+    return xp.reshape(solution[:h * dt, 0], (h, dt))
+
+
+#: Conjugate gradients stop once ``||b - A x|| <= CG_RTOL ||b||``, or after ``CG_MAX_ITER``
+#: products, whichever comes first: a truncated Newton step. The last iterate minimises the
+#: damped model over the Krylov space searched so far, so it is still a descent step; many
+#: cheap truncated steps lowered the loss faster per second than few accurate ones
+#: (docs/method.md, "Matrix-free solves").
+CG_RTOL = 1e-6
+CG_MAX_ITER = 30
+
+
+@dataclass(frozen=True)
+class MatrixFreeSystem(_DampedSystem):
+    """:class:`HiddenSystem` solved by preconditioned conjugate gradients, never formed.
+
+    The system is ``J^T J + n l2 diag(1, P) + mu diag(G)`` (the damping on the hidden block
+    only), where ``J`` is the Jacobian of the outputs ``F`` in the hidden weights (and, for
+    ``joint=True``, in ``t = [V; c]``) with the pattern fixed::
+
+        J (dW, dt) = (D * Xt dW^T) V + Hb dt
+        J^T U      = ((D * U V^T)^T Xt,  Hb^T U)
+
+    so ``G dW = (D * ((D * Xt dW^T) V V^T))^T Xt``, the matrix-free product of DESIGN §2, at
+    ``O(n h (d~ + k))`` per product and ``O(n h)`` memory (per chunk: each product is a pass
+    over the rows). The preconditioner is block-diagonal: ``C[j, j] T[j, j] + n l2 I +
+    mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``, ``T[j, j] = Xt^T diag(D_j^2) Xt``)
+    and, for ``joint=True``, the output step's matrix ``A = Hb^T Hb + n l2 P`` for each output.
+    """
+
+    rows: Rows
+    params: Params
+    negative_slope: float
+    joint: bool
+    patterns: Any  # per in-memory chunk (Xt, D, Hb), computed once; None for streamed rows
+    l2: float
+    penalised: Any  # diagonal of P (ones, zero at the output bias) for joint=True, else None
+    rhs: Any  # flat, length p (+ q): -n grad
+    damping: Any  # diag(G), flat, length p
+    blocks: Any  # h x d~ x d~: C[j, j] T[j, j] + n l2 I, the undamped hidden preconditioner
+    output_inverse: Any  # A^{-1}, m x m, for joint=True, else None
+    shape: tuple[int, int]
+    xp: Any
+
+    @staticmethod
+    def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
+              *, joint: bool) -> MatrixFreeSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+        xp, n = rows.xp, rows.n
+        h, dt = params.Wt.shape
+        grams, gram = rows.reduce(preconditioner_sums, params, negative_slope, joint)
+        grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams  # C[j,j] T[j,j]
+        damping = xp.linalg.diagonal(grams)  # diag(G), h x d~
+        blocks = grams + (n * l2) * xp.eye(dt, dtype=grams.dtype, device=device(grams))
+        rhs = _newton_rhs(state.grad, n, xp, joint=joint)
+        penalised = output_inverse = None
+        if joint:
+            penalised = _output_penalty(gram, h, xp)
+            output_inverse = _spd_inverse(
+                xp.expand_dims(_output_matrix(gram, n, h, l2, xp), axis=0), xp)[0, :, :]
+        chunks = rows.in_memory()
+        patterns = None if chunks is None else [
+            (Xt, *_pattern_and_features(Xt, params, negative_slope, joint, xp))
+            for Xt, _ in chunks]
+        return MatrixFreeSystem(rows, params, negative_slope, joint, patterns, l2, penalised,
+                                rhs, xp.reshape(damping, (h * dt,)), blocks, output_inverse,
+                                (h, dt), xp)
+
+    def apply(self, mu: float, x: Any) -> Any:
+        """The damped system times the flat vector ``x`` (length ``p``, or ``p + q``)."""
+        xp = self.xp
+        h, dt = self.shape
+        p, n = h * dt, self.rows.n
+        dW = xp.reshape(x[:p], (h, dt))
+        dT = self._output_block(x[p:]) if self.joint else None
+        V = self.params.V
+        if self.patterns is not None:
+            out_W, out_T = None, None
+            for Xt, D, Hb in self.patterns:
+                out_W, out_T = add((out_W, out_T), _gauss_newton_product(Xt, D, Hb, V, dW, dT))
+        else:
+            out_W, out_T = self.rows.reduce(product_sums, self.params, self.negative_slope,
+                                            self.joint, dW, dT)
+        out = xp.reshape(out_W, (p,)) + (n * self.l2 + mu * self.damping) * x[:p]
+        if not self.joint:
+            return out
+        out_T = out_T + (n * self.l2) * self.penalised[:, None] * dT
+        return xp.concat([out, xp.reshape(out_T.T, (-1,))])
+
+    def precondition(self, mu: float) -> Callable[[Any], Any]:
+        """The inverse of the block-diagonal preconditioner for the damping ``mu``."""
+        xp = self.xp
+        h, dt = self.shape
+        p = h * dt
+        blocks = self.blocks
+        if mu:
+            blocks = blocks + _diagonal_stack(mu * xp.reshape(self.damping, (h, dt)), xp)
+        inverse = _spd_inverse(blocks, xp)
+
+        def apply_inverse(r: Any) -> Any:
+            z = xp.reshape(inverse @ xp.reshape(r[:p], (h, dt, 1)), (p,))
+            if not self.joint:
+                return z
+            z_T = self.output_inverse @ self._output_block(r[p:])
+            return xp.concat([z, xp.reshape(z_T.T, (-1,))])
+
+        return apply_inverse
+
+    def _output_block(self, x: Any) -> Any:
+        """The output part of a flat vector as an m x k matrix (stored output by output)."""
+        k = self.params.V.shape[1]
+        return self.xp.reshape(x, (k, x.shape[0] // k)).T
+
+    def solve(self, mu: float) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and its CG steps."""
+        x, iterations = conjugate_gradients(lambda v: self.apply(mu, v), self.rhs,
+                                            self.precondition(mu), self.xp, rtol=CG_RTOL,
+                                            max_iter=CG_MAX_ITER)
+        return self.xp.reshape(x, (-1, 1)), iterations
+
+
+def preconditioner_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+                        joint: bool) -> tuple[Any, Any]:
+    """One chunk's ``T[j, j] = Xt^T diag(D_j^2) Xt`` (h x d~ x d~) and, for ``joint``,
+    ``Hb^T Hb`` (else ``None``)."""
+    xp = array_namespace(Xt, Y)
+    D, Hb = _pattern_and_features(Xt, params, negative_slope, joint, xp)
+    return _unit_products(Xt, D * D, Xt, xp), (None if Hb is None else Hb.T @ Hb)
+
+
+def product_sums(Xt: Any, Y: Any, params: Params, negative_slope: float, joint: bool,
+                 dW: Any, dT: Any) -> tuple[Any, Any]:
+    """One chunk's :func:`_gauss_newton_product` (the pattern recomputed from ``params``)."""
+    xp = array_namespace(Xt, Y)
+    D, Hb = _pattern_and_features(Xt, params, negative_slope, joint, xp)
+    return _gauss_newton_product(Xt, D, Hb, params.V, dW, dT)
+
+
+def _pattern_and_features(Xt: Any, params: Params, negative_slope: float, joint: bool,
+                          xp: Any) -> tuple[Any, Any]:
+    """``D`` and, for ``joint``, ``Hb = [H, 1]`` (else ``None``)."""
+    D, H = features(Xt, params, negative_slope, xp)
+    return D, (_with_ones(H, params.bias, xp) if joint else None)
+
+
+def _gauss_newton_product(Xt: Any, D: Any, Hb: Any, V: Any, dW: Any,
+                          dT: Any) -> tuple[Any, Any]:
+    """``J^T J (dW, dT)`` over these rows, without the ridge and damping: the hidden part
+    ``(D * U V^T)^T Xt`` (h x d~) and the output part ``Hb^T U`` (``None`` without ``Hb``),
+    ``U = (D * Xt dW^T) V + Hb dT``."""
+    U = (D * (Xt @ dW.T)) @ V
+    if Hb is not None:
+        U = U + Hb @ dT
+    return (D * (U @ V.T)).T @ Xt, (None if Hb is None else Hb.T @ U)
+
+
+def conjugate_gradients(
+    apply: Callable[[Any], Any], b: Any, precondition: Callable[[Any], Any], xp: Any, *,
+    rtol: float, max_iter: int,
+) -> tuple[Any, int]:
+    """Preconditioned CG for the symmetric positive semi-definite ``A x = b`` from ``x = 0``.
+
+    Returns the iterate and the number of products with ``A``. Stops when
+    ``||b - A x|| <= rtol ||b||``, after ``max_iter`` products, or when a search direction has
+    no positive curvature (``A`` singular along it: the iterate so far is kept).
+    """
+    x = xp.zeros_like(b)
+    r = b
+    b_norm = float(xp.linalg.vector_norm(b))
+    if b_norm == 0.0:
+        return x, 0
+    z = precondition(r)
+    d = z
+    rz = float(xp.sum(r * z))
+    for iteration in range(1, max_iter + 1):
+        Ad = apply(d)
+        curvature = float(xp.sum(d * Ad))
+        if not curvature > 0.0:
+            if curvature != curvature:
+                raise FloatingPointError("conjugate gradients met NaN (are the inputs finite?)")
+            return x, iteration
+        alpha = rz / curvature
+        x = x + alpha * d
+        r = r - alpha * Ad
+        if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:
+            return x, iteration
+        z = precondition(r)
+        rz, rz_old = float(xp.sum(r * z)), rz
+        d = z + (rz / rz_old) * d
+    return x, max_iter
+
+
+def _unit_products(Xt: Any, weights: Any, other: Any, xp: Any) -> Any:
+    """``Xt^T diag(weights[:, j]) other`` for every column ``j``: an h x d~ x m stack.
+
+    Units are taken a few at a time so the n x units x d~ temporary stays under
+    ``CHUNK_ELEMENTS`` (a single unit at a time for very long data).
+    """
+    n, dt = Xt.shape
+    h = weights.shape[1]
+    per = max(1, CHUNK_ELEMENTS // (n * dt))
+    return xp.concat([(weights[:, s:min(s + per, h)].T[:, :, None] * Xt[None, :, :]).mT @ other
+                      for s in range(0, h, per)], axis=0)
+
+
+def _diagonal_stack(values: Any, xp: Any) -> Any:
+    """A stack of diagonal matrices: ``values`` (h x m) on the diagonals of an h x m x m array."""
+    m = values.shape[1]
+    return xp.eye(m, dtype=values.dtype, device=device(values))[None, :, :] * values[:, None, :]
+
+
+def _spd_inverse(blocks: Any, xp: Any) -> Any:
+    """Inverses of a stack of symmetric positive semi-definite matrices, each lifted to definite.
+
+    Each block gets ``m eps mean(diag)`` on its diagonal, plus ``eps`` times the largest such
+    mean (so a zero block, a dead unit with no ridge, stays invertible): a preconditioner only
+    has to be definite, not exact.
+    """
+    m = blocks.shape[-1]
+    eps = float(xp.finfo(blocks.dtype).eps)
+    scale = xp.linalg.trace(blocks) / m
+    largest = float(xp.max(scale))
+    floor = eps * largest if largest > 0.0 else 1.0
+    lift = m * eps * scale + floor
+    eye = xp.eye(m, dtype=blocks.dtype, device=device(blocks))
+    return xp.linalg.inv(blocks + lift[:, None, None] * eye[None, :, :])
