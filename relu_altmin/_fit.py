@@ -27,7 +27,7 @@ from ._policy import (
 )
 from ._problem import TrainingProblem
 from ._rows import Chunks, make_rows
-from ._steps import STEPS, DampedStep, ExactStep, Step
+from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
 from ._validation import (
     check_array,
@@ -166,6 +166,7 @@ def fit(
     reinit: bool = True,
     solver: str = "auto",
     max_dense_bytes: int | None = None,
+    curvature_rows: int | None = None,
     chunk_rows: int | None = None,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
@@ -293,6 +294,8 @@ def fit(
         max_dense_bytes = check_int(max_dense_bytes, "max_dense_bytes", 0)
     if chunk_rows is not None:
         chunk_rows = check_int(chunk_rows, "chunk_rows", 1)
+    if curvature_rows is not None:
+        curvature_rows = check_int(curvature_rows, "curvature_rows", 1)
     if l2 is not None:
         l2 = check_nonnegative(l2, "l2")
     if callback is not None and not callable(callback):
@@ -317,8 +320,10 @@ def fit(
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
-    hidden_step: Step = (ExactStep(problem, system_type) if step == "exact"
-                         else DampedStep(problem, system_type, joint))
+    sample = (curvature_sample(n, unknowns) if curvature_rows is None
+              else curvature_rows if curvature_rows < n else None)
+    hidden_step: Step = (ExactStep(problem, system_type) if step == "exact" else DampedStep(
+        problem, system_type, joint, sample, None if sample is None else rng.spawn(1)[0]))
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
 
     def network(params: Params) -> TwoLayerNet:

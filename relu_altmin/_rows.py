@@ -124,6 +124,14 @@ class Rows:
         """An array of :attr:`xp` in the caller's namespace (the same, but for Dask)."""
         return a
 
+    def sample(self, size: int, rng: np.random.Generator) -> Rows:
+        """About ``size`` rows drawn uniformly, kept in memory as float64 rows of their own.
+
+        Each row is kept with probability ``size / n`` (a fresh draw from ``rng`` for each
+        chunk, read in order), so no pass needs more than one chunk and the sample."""
+        stacked: _Stacked = self.reduce(_bernoulli_rows, size / self.n, rng)
+        return stacked.rows(self)
+
     def scan(self) -> None:
         """Read every chunk once: count rows, reject NaN or inf, sum squares (:attr:`stats`)."""
         n, x_sq, y_sq, bad_x, bad_y = self.reduce(_scan_sums, self.d)
@@ -186,6 +194,36 @@ def prepare(X: Any, y: Any, bias: bool) -> tuple[Any, Any]:
     return augment(X64, bias, xp), Y
 
 
+class _Stacked:
+    """Row blocks of several chunks, which ``+`` collects (the way :func:`add` sums chunk
+    results) and :meth:`rows` stacks once at the end."""
+
+    def __init__(self, blocks: list[tuple[Any, Any]]) -> None:
+        self.blocks = blocks
+
+    def __add__(self, other: _Stacked) -> _Stacked:
+        return _Stacked(self.blocks + other.blocks)
+
+    def rows(self, like: Rows) -> Rows:
+        """The stacked rows, in memory, standing in for a sample of ``like``."""
+        xp = like.xp
+        Xt, Y = (xp.concat([block[i] for block in self.blocks]) for i in (0, 1))
+        return _InMemoryRows(xp, Xt, Y, like.bias, like.dtype, Y)
+
+
+def _bernoulli_rows(Xt: Any, Y: Any, probability: float,
+                    rng: np.random.Generator) -> _Stacked:
+    """The rows of one chunk that a coin of ``probability`` keeps."""
+    return _taken(Xt, Y, np.flatnonzero(rng.random(Xt.shape[0]) < probability))
+
+
+def _taken(Xt: Any, Y: Any, indices: np.ndarray) -> _Stacked:
+    """Rows ``indices`` (NumPy integers, moved to the rows' device) of ``(Xt, Y)``."""
+    xp = array_namespace(Xt, Y)
+    where = xp.asarray(indices, dtype=xp.int64, device=device(Xt))
+    return _Stacked([(xp.take(Xt, where, axis=0), xp.take(Y, where, axis=0))])
+
+
 def _scan_sums(Xt: Any, Y: Any, d: int) -> tuple[Any, ...]:
     """Rows, ``sum X^2``, ``sum Y^2`` and counts of non-finite entries of one chunk."""
     xp = array_namespace(Xt, Y)
@@ -213,6 +251,11 @@ class _InMemoryRows(Rows):
 
     def in_memory(self) -> list[tuple[Any, Any]] | None:
         return [(self.Xt, self.Y)]
+
+    def sample(self, size: int, rng: np.random.Generator) -> Rows:
+        """``size`` distinct rows drawn uniformly (in their original order)."""
+        indices = np.sort(rng.choice(self.n, size=min(size, self.n), replace=False))
+        return _taken(self.Xt, self.Y, indices).rows(self)
 
     def scan(self) -> None:
         pass  # check_data has read the values; the stats are set
@@ -318,6 +361,17 @@ class _DaskRows(Rows):
         (total,) = dask.compute(parts[0])
         return total
 
+    def sample(self, size: int, rng: np.random.Generator) -> Rows:
+        """Each row kept with probability ``size / n``, each block drawing from its own
+        stream (a child of ``rng``), on the workers; only the sample comes back."""
+        import dask
+
+        blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
+        parts = dask.compute(*[
+            dask.delayed(_block_sample)(Xb, yb, self.bias, size / self.n, child)
+            for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])), strict=True)])
+        return _Stacked([block for part in parts for block in part.blocks]).rows(self)
+
     def to_working(self, a: Any) -> Any:
         return a.compute() if is_dask_array(a) else a
 
@@ -329,3 +383,10 @@ def _block_sums(fn: Callable[..., Any], X: Any, y: Any, bias: bool, args: tuple[
     """``fn`` on one Dask block (run on a worker)."""
     Xt, Y = prepare(X, y, bias)
     return fn(Xt, Y, *args)
+
+
+def _block_sample(X: Any, y: Any, bias: bool, probability: float,
+                  rng: np.random.Generator) -> _Stacked:
+    """:func:`_bernoulli_rows` of one Dask block (run on a worker)."""
+    Xt, Y = prepare(X, y, bias)
+    return _bernoulli_rows(Xt, Y, probability, rng)

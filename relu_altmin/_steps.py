@@ -10,8 +10,11 @@ here and one line where ``fit`` picks it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+import numpy as np
 
 from ._model import Evaluation, Params
 from ._problem import TrainingProblem
@@ -30,7 +33,19 @@ MU_INIT, MU_SHRINK, MU_GROW, MU_MIN = 1e-3, 1.0 / 3.0, 4.0, 1e-12
 #: (docs/method.md).
 MU_SWITCH = 1.0
 
+#: Sub-sampled curvature (docs/method.md, "Sub-sampled curvature"): the damped steps build
+#: their system on a fresh sample of ``CURVATURE_FRACTION`` of the rows each iteration, but at
+#: least ``CURVATURE_ROWS_PER_UNKNOWN`` rows per unknown; on all rows when that would be more
+#: than half of them.
+CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN = 0.05, 4
+
 SystemType = type[HiddenSystem] | type[MatrixFreeSystem]
+
+
+def curvature_sample(n: int, unknowns: int) -> int | None:
+    """Rows of the curvature sample for ``n`` rows and ``unknowns`` unknowns (``None``: all)."""
+    size = max(math.ceil(CURVATURE_FRACTION * n), CURVATURE_ROWS_PER_UNKNOWN * unknowns)
+    return None if 2 * size > n else size
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,11 @@ class DampedStep:
     problem: TrainingProblem
     system_type: SystemType
     joint: bool
+    #: Rows of the fresh sample the system (its curvature: products and preconditioner) is
+    #: built on each iteration, drawn from ``rng``; ``None``: all rows. The right-hand side
+    #: (the gradient) and the acceptance test always use all rows.
+    curvature_rows: int | None = None
+    rng: np.random.Generator | None = None
     mu: float = MU_INIT
     switched: bool = False
 
@@ -103,8 +123,11 @@ class DampedStep:
         problem = self.problem
         solves = work = 0
         if not self.switched:
-            system = self.system_type.build(problem.rows, params, problem.slope, problem.lam,
-                                            state, joint=self.joint)
+            rows = problem.rows
+            if self.curvature_rows is not None and self.rng is not None:
+                rows = rows.sample(self.curvature_rows, self.rng)
+            system = self.system_type.build(rows, params, problem.slope, problem.lam, state,
+                                            joint=self.joint)
             while self.mu <= MU_SWITCH:
                 solves += 1
                 solution, iterations = system.solve(self.mu)

@@ -25,6 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Where mutated functions are looked up.
 SOURCE_DIRS = ("relu_altmin", "kernels", "benchmarks")
 TEST_FILES = ["tests/test_properties.py", "tests/test_cg.py", "tests/test_streaming.py",
+              "tests/test_curvature.py",
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
               "tests/test_experiments.py"]
 
@@ -236,6 +237,23 @@ MUTANTS = [
      "        hidden_step.restart()\n", "", "levenberg"),
     ("reinit: switch kept", "DampedStep.restart",
      "self.mu, self.switched = MU_INIT, False", "self.mu = MU_INIT", "levenberg"),
+    # Sub-sampled curvature (test_curvature.py).
+    ("curvature sample not used", "DampedStep.take",
+     "                rows = rows.sample(self.curvature_rows, self.rng)\n",
+     "                rows.sample(self.curvature_rows, self.rng)\n", "sampling_changes"),
+    ("curvature sample with replacement", "_InMemoryRows.sample",
+     "replace=False", "replace=True", "distinct_rows"),
+    ("curvature sample out of order", "_InMemoryRows.sample",
+     "np.sort(rng.choice(self.n, size=min(size, self.n), replace=False))",
+     "rng.choice(self.n, size=min(size, self.n), replace=False)", "distinct_rows"),
+    ("curvature chunk sample thinned", "_bernoulli_rows",
+     "rng.random(Xt.shape[0]) < probability", "rng.random(Xt.shape[0]) < 0.9 * probability",
+     "distinct_rows"),
+    ("curvature rule ignores unknowns", "curvature_sample",
+     "CURVATURE_ROWS_PER_UNKNOWN * unknowns)", "unknowns)", "size_rule"),
+    ("curvature rule samples most rows", "curvature_sample",
+     "return None if 2 * size > n else size", "return None if size > n else size",
+     "size_rule"),
     ("starts: glorot draws biases first", "glorot",
      "drawn += [rs.uniform(-bound, bound, (fan_in, fan_out)), rs.uniform(-bound, bound, fan_out)]",
      "drawn += [*reversed([rs.uniform(-bound, bound, fan_out), "

@@ -1,0 +1,162 @@
+"""Sub-sampled curvature (``fit(curvature_rows=...)``, docs/method.md "Sub-sampled curvature").
+
+The damped steps may build their system (its products and preconditioner) on a fresh row
+sample, while the right-hand side (the gradient) and the acceptance test use every row. The
+properties: a sample is made of distinct rows of the data and follows the seed; the system on a
+sample is the system of those rows with the full gradient on its right-hand side; a sampled fit
+still never raises the objective between re-initialisations, is reproducible, and keeps the
+output layer's critical-point condition; the size rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import to_numpy
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import problems
+from test_properties import (
+    assert_descends_between_reinits,
+    run_fit,
+    start_state,
+)
+
+import relu_altmin
+from relu_altmin._problem import TrainingProblem
+from relu_altmin._rows import make_rows
+from relu_altmin._steps import CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, curvature_sample
+from relu_altmin._systems import HiddenSystem, MatrixFreeSystem
+
+
+def data_rows(prob, xp, chunk_rows):
+    X = xp.asarray(prob.X)
+    Y = xp.asarray(np.reshape(prob.y, (prob.X.shape[0], -1)))
+    rows = make_rows(X, Y, prob.bias, prob.hidden, chunk_rows)
+    rows.scan()
+    return rows
+
+
+def row_set(Xt, Y) -> list[tuple[float, ...]]:
+    return [tuple(r) for r in np.c_[to_numpy(Xt), to_numpy(Y)]]
+
+
+@given(problems(), st.integers(1, 30), st.one_of(st.none(), st.integers(1, 7)),
+       st.integers(0, 2**32 - 1))
+def test_sample_is_distinct_rows_of_the_data_and_follows_the_seed(xp, prob, size, chunk_rows,
+                                                                   seed):
+    rows = data_rows(prob, xp, chunk_rows)
+    sample = rows.sample(size, np.random.default_rng(seed))
+    (Xt, Y), = sample.in_memory()
+    (all_Xt, all_Y), = data_rows(prob, xp, None).in_memory()
+    drawn, data = row_set(Xt, Y), row_set(all_Xt, all_Y)
+    positions = [data.index(r) for r in drawn]  # every sampled row is a row of the data
+    assert positions == sorted(positions)  # in the data's order ...
+    assert len(set(positions)) == len(positions)  # ... each row at most once
+    assert sample.n == len(drawn) and sample.d == rows.d and sample.k == rows.k
+    if chunk_rows is None or size >= rows.n:  # exactly size rows (all, if fewer)
+        assert sample.n == min(size, rows.n)
+    again = rows.sample(size, np.random.default_rng(seed))
+    assert row_set(*again.in_memory()[0]) == drawn
+
+
+@pytest.mark.parametrize("kind", [HiddenSystem, MatrixFreeSystem])
+@given(prob=problems(allow_known_output=False), size=st.integers(1, 12),
+       seed=st.integers(0, 2**32 - 1), joint=st.booleans())
+def test_system_on_a_sample_has_the_full_gradient_and_the_samples_curvature(
+        xp, kind, prob, size, seed, joint):
+    _, _, params, _, l2 = start_state(xp, prob, output_scale=1.5)
+    rows = data_rows(prob, xp, None)
+    full = TrainingProblem(rows, prob.negative_slope, l2, True).evaluate(params)
+    sample = rows.sample(size, np.random.default_rng(seed))
+    on_sample = kind.build(sample, params, prob.negative_slope, l2, full, joint=joint)
+    own = kind.build(sample, params, prob.negative_slope, l2,
+                     TrainingProblem(sample, prob.negative_slope, l2, True).evaluate(params),
+                     joint=joint)
+    # The right-hand side is -n_S times the gradient over all rows (the system is the full
+    # one scaled by n_S / n), not the sample's own gradient.
+    full_rhs = kind.build(rows, params, prob.negative_slope, l2, full, joint=joint).rhs
+    scale = sample.n / rows.n
+    np.testing.assert_allclose(np.ravel(to_numpy(on_sample.rhs)),
+                               scale * np.ravel(to_numpy(full_rhs)),
+                               rtol=1e-12, atol=1e-12 * float(np.max(np.abs(to_numpy(full_rhs)))))
+    # The curvature is the sample's: the same matrix or products as the sample's own system.
+    vector = xp.asarray(np.random.default_rng(seed).standard_normal(on_sample.rhs.shape[0]))
+    if kind is HiddenSystem:
+        np.testing.assert_array_equal(to_numpy(on_sample.matrix), to_numpy(own.matrix))
+    else:
+        np.testing.assert_array_equal(to_numpy(on_sample.apply(0.5, vector)),
+                                      to_numpy(own.apply(0.5, vector)))
+
+
+@given(problems(max_n=30), st.integers(1, 10), st.sampled_from(["joint", "damped"]),
+       st.sampled_from(["dense", "cg"]))
+def test_sampled_fit_descends_and_is_reproducible(xp, prob, rows, step, solver):
+    kwargs = dict(max_iter=12, curvature_rows=rows, step=step, solver=solver)
+    result = run_fit(xp, prob, **kwargs)
+    assert_descends_between_reinits(prob, result)
+    again = run_fit(xp, prob, **kwargs)
+    strip = [{**vars(r), "seconds": 0.0} for r in result.history]
+    assert strip == [{**vars(r), "seconds": 0.0} for r in again.history]
+
+
+def test_sampling_changes_the_steps_not_the_acceptance(xp):
+    """On data where the sample is a small part, the sampled fit differs from the full one
+    (the sample is used), and every accepted step lowered the objective over all rows."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0.0) + 0.1 * rng.standard_normal(400)
+    fits = [relu_altmin.fit(xp.asarray(X), xp.asarray(y), 4, seed=1, max_iter=15,
+                            curvature_rows=r) for r in (40, 10**9)]
+    sampled, full = fits
+    assert [r.loss for r in sampled.history] != [r.loss for r in full.history]
+    for before, after in itertools.pairwise(sampled.history):
+        if after.reinit_unit < 0 and after.step:
+            assert after.objective < before.objective
+
+
+@given(st.integers(1, 10**8), st.integers(1, 10**5))
+def test_sample_size_rule(n, unknowns):
+    size = curvature_sample(n, unknowns)
+    wanted = max(-(-n * CURVATURE_FRACTION // 1), CURVATURE_ROWS_PER_UNKNOWN * unknowns)
+    if size is None:  # all rows: the sample would have been more than half of them
+        assert 2 * wanted > n
+    else:
+        assert size == wanted and 2 * size <= n
+        assert size >= CURVATURE_ROWS_PER_UNKNOWN * unknowns
+        assert size >= CURVATURE_FRACTION * n
+    # More rows never turn sampling off.
+    if size is not None:
+        assert curvature_sample(2 * n, unknowns) is not None
+
+
+def test_default_fit_samples_only_long_data(monkeypatch):
+    """fit(curvature_rows=None) follows curvature_sample: all rows on the demo data."""
+    X, y = relu_altmin.load_diabetes()
+    assert curvature_sample(X.shape[0], 32 * 11 + 33) is None
+    seen = []
+    original = MatrixFreeSystem.build
+
+    def spy(rows, *args, **kwargs):
+        seen.append(rows.n)
+        return original(rows, *args, **kwargs)
+
+    monkeypatch.setattr(MatrixFreeSystem, "build", staticmethod(spy))
+    X2 = np.tile(X, (20, 1))
+    y2 = np.tile(y, 20)
+    relu_altmin.fit(X2, y2, 8, negative_slope=0.1, seed=0, max_iter=2, solver="cg")
+    unknowns = 8 * 11 + 9
+    assert seen and all(n_rows < X2.shape[0] for n_rows in seen)
+    expected = curvature_sample(X2.shape[0], unknowns)
+    assert expected is not None
+    assert all(n_rows == expected for n_rows in seen)
+
+
+def test_curvature_rows_is_checked():
+    X, y = relu_altmin.load_diabetes()
+    with pytest.raises(ValueError, match="curvature_rows"):
+        relu_altmin.fit(X, y, 2, curvature_rows=0)
+    with pytest.raises(TypeError, match="curvature_rows"):
+        relu_altmin.fit(X, y, 2, curvature_rows=2.5)
