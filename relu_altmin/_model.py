@@ -337,8 +337,8 @@ def residual_ratios(g: Gradients, params: Params, l2: float, n: int, x_norm: flo
     return out
 
 
-def critical_point_residuals(network: TwoLayerNet, X: Any, y: Any, /, *,
-                             l2: float = 0.0) -> dict[str, float]:
+def critical_point_residuals(network: TwoLayerNet, X: Any, y: Any, /, *, l2: float = 0.0,
+                             nonsmooth: bool = False) -> dict[str, float]:
     """Relative gradient norms of the loss at ``network``, one per parameter.
 
     Parameters
@@ -349,6 +349,15 @@ def critical_point_residuals(network: TwoLayerNet, X: Any, y: Any, /, *,
         Targets, shaped like the network's outputs.
     l2 : float, default 0.0
         The ridge ``lambda`` of the loss; pass ``FitResult.l2`` to check a fit.
+    nonsmooth : bool, default False
+        Certify nonsmooth (Clarke) stationarity of the hidden layer: ``W`` and ``b`` are then
+        the residuals of the hidden gradient of least norm over the slopes in ``[a, 1]`` of the
+        tied pre-activations (``V`` and ``c`` are unchanged). Entry ``z_ij`` counts as tied
+        when ``|z_ij| <= (d~ + 1) eps (|x~_i| . |w~_j + s_j|)``, the rounding error of computing
+        it (``d~`` features with the bias, ``eps`` of the coarser of ``X``'s and the network's
+        dtypes). Equal to the ordinary residuals where nothing is tied; near machine epsilon at
+        a kink that no small change of ``W`` and ``b`` improves (see
+        :mod:`relu_altmin._certificate`).
 
     Returns
     -------
@@ -362,11 +371,18 @@ def critical_point_residuals(network: TwoLayerNet, X: Any, y: Any, /, *,
     common_namespace({"network.W": network.W, "X": X, "y": y})
     xp, X64, Y64 = check_data(X, y)
     l2 = check_nonnegative(l2, "l2")
+    if not isinstance(nonsmooth, bool):
+        raise TypeError(f"nonsmooth must be a bool, got {type(nonsmooth).__name__}")
     if X64.shape[1] != network.n_features:
         raise ValueError(f"X must have {network.n_features} columns, got {X64.shape[1]}")
     if Y64.shape[1] != network.n_outputs:
         raise ValueError(f"y must have {network.n_outputs} outputs, got {Y64.shape[1]}")
     params = Params.from_network(network, xp).astype(xp.float64, xp)
     Xt = augment(X64, params.bias, xp)
+    if nonsmooth:
+        from ._certificate import nonsmooth_ratios
+
+        eps = max(float(xp.finfo(network.W.dtype).eps), float(xp.finfo(X.dtype).eps))
+        return nonsmooth_ratios(Xt, Y64, params, network.negative_slope, l2, xp, eps=eps)
     fw = forward(Xt, params, network.negative_slope, xp)
     return relative_residuals(Xt, Y64, params, fw, l2, xp)

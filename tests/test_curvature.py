@@ -27,7 +27,12 @@ from test_properties import (
 import relu_altmin
 from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import make_rows
-from relu_altmin._steps import CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, curvature_sample
+from relu_altmin._steps import (
+    CURVATURE_FRACTION,
+    CURVATURE_MIN_ROWS,
+    CURVATURE_ROWS_PER_UNKNOWN,
+    curvature_sample,
+)
 from relu_altmin._systems import HiddenSystem, MatrixFreeSystem
 
 
@@ -121,8 +126,8 @@ def test_sampling_changes_the_steps_not_the_acceptance(xp):
 def test_sample_size_rule(n, unknowns):
     size = curvature_sample(n, unknowns)
     wanted = max(-(-n * CURVATURE_FRACTION // 1), CURVATURE_ROWS_PER_UNKNOWN * unknowns)
-    if size is None:  # all rows: the sample would have been more than half of them
-        assert 2 * wanted > n
+    if size is None:  # all rows: few rows, or the sample would be more than half of them
+        assert n < CURVATURE_MIN_ROWS or 2 * wanted > n
     else:
         assert size == wanted and 2 * size <= n
         assert size >= CURVATURE_ROWS_PER_UNKNOWN * unknowns
@@ -133,7 +138,8 @@ def test_sample_size_rule(n, unknowns):
 
 
 def test_default_fit_samples_only_long_data(monkeypatch):
-    """fit(curvature_rows=None) follows curvature_sample: all rows on the demo data."""
+    """fit(curvature_rows=None) follows curvature_sample: all rows on the demo data, a sample
+    on CURVATURE_MIN_ROWS rows."""
     X, y = relu_altmin.load_diabetes()
     assert curvature_sample(X.shape[0], 32 * 11 + 33) is None
     seen = []
@@ -144,8 +150,9 @@ def test_default_fit_samples_only_long_data(monkeypatch):
         return original(rows, *args, **kwargs)
 
     monkeypatch.setattr(MatrixFreeSystem, "build", staticmethod(spy))
-    X2 = np.tile(X, (20, 1))
-    y2 = np.tile(y, 20)
+    copies = -(-CURVATURE_MIN_ROWS // X.shape[0])
+    X2 = np.tile(X, (copies, 1))
+    y2 = np.tile(y, copies)
     relu_altmin.fit(X2, y2, 8, negative_slope=0.1, seed=0, max_iter=2, solver="cg")
     unknowns = 8 * 11 + 9
     assert seen and all(n_rows < X2.shape[0] for n_rows in seen)
