@@ -9,7 +9,7 @@ out that the "beyond the paper" issue leaves open; neither is part of ``fit``. (
 
 - ``negative_curvature``: at the stall, the gradient and the eigenvalues of the full Hessian
   (``W``, ``b``, ``V``, ``c``) of the penalised loss with the activation pattern held fixed
-  (``torch.autograd``; DESIGN §2's loss with ``D`` constant). If the smallest eigenvalue is
+  (``torch.autograd``; docs/design.md §2's loss with ``D`` constant). If the smallest eigenvalue is
   negative, the true loss is searched along both signs of its eigenvector (step lengths
   ``1e-4 .. 10`` times the parameter norm, 30 points); from the best point found ``fit``
   runs again, and this repeats while the loss falls (``--rounds`` at most).
@@ -91,7 +91,7 @@ def mse(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
 
 def objective(X: np.ndarray, Y: np.ndarray, parts: list[np.ndarray], slope: float,
               l2: float) -> float:
-    """The penalised loss ``L`` of DESIGN §2 with the true activation."""
+    """The penalised loss ``L`` of docs/design.md §2 with the true activation."""
     W, b, V, _ = parts
     return 0.5 * mse(X, Y, parts, slope) + 0.5 * l2 * float(
         np.sum(W**2) + np.sum(b**2) + np.sum(V**2))

@@ -30,8 +30,8 @@ negative slopes and several seeds. For each ``(data set, seed)`` the rows are sp
   ``tol=0``) at every slope; for slope > 0 it is still a ReLU network (scikit-learn has no
   leaky ReLU), which the outputs mark. Its trace is its end point only;
 - ``scipy_trf``: ``scipy.optimize.least_squares(method="trf")`` on the residuals ``F - Y`` with
-  their analytic Jacobian (DESIGN §2), exact trust-region solves on small problems and LSMR on
-  large ones, capped in evaluations and wall time.
+  their analytic Jacobian (docs/design.md §2), exact trust-region solves on small problems and
+  LSMR on large ones, capped in evaluations and wall time.
 
 Everything runs in float64 on one thread (BLAS, Numba and torch) so the timings compare
 methods, not parallel efficiency. ``--backend`` says where the array-API methods (``altmin``,
@@ -552,7 +552,7 @@ class Residuals:
     """Residuals ``(F - Y) / sqrt(n)`` of the network and their analytic Jacobian.
 
     The parameters are packed as ``theta = [vec(Wt), vec(V), c]`` with ``Wt = [W, b]`` (h x
-    d~), all row-major. With ``D = sigma'(Z)`` and ``H = D * Z`` (DESIGN §2):
+    d~), all row-major. With ``D = sigma'(Z)`` and ``H = D * Z`` (docs/design.md §2):
     ``dF[i,o]/dWt[j,a] = V[j,o] D[i,j] Xt[i,a]``, ``dF[i,o]/dV[j,p] = H[i,j] [o = p]`` and
     ``dF[i,o]/dc[p] = [o = p]``. Then ``0.5 ||r||^2`` is half the training MSE.
     """

@@ -1,4 +1,4 @@
-"""Masked Gram kernels of the hidden-layer normal equations (DESIGN.md section 2).
+"""Masked Gram kernels of the hidden-layer normal equations (docs/design.md §2).
 
 Importable on its own by other solvers::
 

@@ -1,4 +1,4 @@
-"""Numba CPU kernel of the masked Gram matrix (DESIGN.md section 2).
+"""Numba CPU kernel of the masked Gram matrix (docs/design.md §2).
 
 ``T[j, k] = X^T diag(D_j * D_k) X`` is symmetric in ``(a, b)`` and ``T[j, k] = T[k, j]``, so
 only blocks ``j <= k`` are computed, each from the upper triangle ``a <= b`` of a d x d Gram

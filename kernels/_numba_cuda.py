@@ -1,4 +1,4 @@
-"""Numba CUDA kernel of the masked Gram matrix (DESIGN.md section 2).
+"""Numba CUDA kernel of the masked Gram matrix (docs/design.md §2).
 
 One thread block per unit pair ``j <= k`` and output tile pair ``ta <= tb`` of the symmetric
 d x d block ``T[j, k]``; each thread owns one entry ``a <= b`` and writes it to the four mirrored

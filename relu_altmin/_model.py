@@ -1,4 +1,4 @@
-"""The two-layer network, its forward pass, loss and gradients (DESIGN.md section 2).
+"""The two-layer network, its forward pass, loss and gradients (docs/design.md §2).
 
 Internally the hidden layer is held as ``Wt = [W, b]`` (h x d~) acting on ``Xt = [X, 1]``
 (n x d~), and the outputs as a 2-D ``V`` (h x k) with ``c`` of shape (k,) or ``None``.
@@ -216,7 +216,8 @@ def mse(F: Any, Y: Any, xp: Any) -> float:
 
 
 def objective(F: Any, Y: Any, params: Params, l2: float, xp: Any) -> float:
-    """The penalised loss ``L = (1/2n)||Y - F||^2 + (l2/2)(||Wt||^2 + ||V||^2)`` (DESIGN §2)."""
+    """The penalised loss ``L = (1/2n)||Y - F||^2 + (l2/2)(||Wt||^2 + ||V||^2)``
+    (docs/design.md §2)."""
     return objective_from(mse(F, Y, xp), params, l2, xp)
 
 
@@ -234,7 +235,8 @@ class Gradients:
 
 
 def gradients(Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any) -> Gradients:
-    """Gradients of ``L`` (DESIGN §2) at the forward pass ``fw`` (its pattern ``D`` is used)."""
+    """Gradients of ``L`` (docs/design.md §2) at the forward pass ``fw`` (its pattern ``D``
+    is used)."""
     _, gWt, gV, gc, _ = error_sums(Xt, Y, params, fw)
     return scale_gradients(gWt, gV, gc, params, l2, Y.shape[0])
 
@@ -250,7 +252,7 @@ def error_sums(Xt: Any, Y: Any, params: Params, fw: Forward) -> tuple[Any, ...]:
 
 def scale_gradients(gWt: Any, gV: Any, gc: Any | None, params: Params, l2: float,
                     n: int) -> Gradients:
-    """The gradients of DESIGN §2 from the row sums of :func:`error_sums`."""
+    """The gradients of docs/design.md §2 from the row sums of :func:`error_sums`."""
     return Gradients(gWt / n + l2 * params.Wt, gV / n + l2 * params.V,
                      None if gc is None else gc / n)
 
@@ -292,7 +294,8 @@ class Evaluation:
 def relative_residuals(
     Xt: Any, Y: Any, params: Params, fw: Forward, l2: float, xp: Any,
 ) -> dict[str, float]:
-    """Gradient norms relative to the scale of the problem (DESIGN §2), from arrays in memory.
+    """Gradient norms relative to the scale of the problem (docs/design.md §2), from arrays in
+    memory.
 
     See :func:`residual_ratios`.
     """
@@ -306,9 +309,9 @@ def relative_residuals(
 
 def residual_ratios(g: Gradients, params: Params, l2: float, n: int, x_norm: float,
                     y_norm: float, h_norm: float, xp: Any) -> dict[str, float]:
-    """Gradient norms relative to the scale of the problem (DESIGN §2).
+    """Gradient norms relative to the scale of the problem (docs/design.md §2).
 
-    Each residual is the Frobenius norm of a gradient of DESIGN §2 divided by the size its
+    Each residual is the Frobenius norm of a gradient of docs/design.md §2 divided by the size its
     formula has when the residual ``F - Y`` is as large as ``Y``:
 
     - ``W``: ``||V|| ||X|| ||Y|| / n + l2 ||W||``;  ``b``: ``||V|| ||Y|| / sqrt(n) + l2 ||b||``

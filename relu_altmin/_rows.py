@@ -1,6 +1,6 @@
 """The training rows as a sum over row chunks: in memory, streamed, or on a Dask cluster.
 
-Everything the fit reads from the data is a sum over rows (DESIGN §2: the Gram matrix ``G``,
+Everything the fit reads from the data is a sum over rows (docs/design.md §2: the Gram matrix ``G``,
 the right-hand sides, the output step's ``Hb^T Hb`` and ``Hb^T Y``, the squared error, the
 gradients, the products of conjugate gradients). A :class:`Rows` object computes such a sum
 with ``rows.reduce(fn, *args)``: ``fn(Xt, Y, *args)`` is called on every chunk of the

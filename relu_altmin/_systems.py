@@ -1,4 +1,4 @@
-"""The two exact solves of the alternation (DESIGN.md section 2)."""
+"""The two exact solves of the alternation (docs/design.md §2)."""
 
 from __future__ import annotations
 
@@ -159,8 +159,9 @@ class HiddenSystem(_DampedSystem):
 
     For ``joint=False`` it is the fixed-pattern problem with ``V`` held: the step
     ``dw = w - w_t`` solves ``(G + mu diag(G) + n l2 I) dw = -n grad_W L``, which is the
-    damped normal equations ``(G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t`` of DESIGN §2
-    rewritten for ``dw`` (``r - (G + n l2 I) w_t = -n grad_W L`` with the pattern fixed).
+    damped normal equations ``(G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t`` of
+    docs/design.md §2 rewritten for ``dw`` (``r - (G + n l2 I) w_t = -n grad_W L`` with the
+    pattern fixed).
 
     For ``joint=True`` it is the Gauss-Newton system of both layers (pattern fixed, output
     layer linearised too), with the damping on the hidden block only::
@@ -240,7 +241,7 @@ class MatrixFreeSystem(_DampedSystem):
         J (dW, dt) = (D * Xt dW^T) V + Hb dt
         J^T U      = ((D * U V^T)^T Xt,  Hb^T U)
 
-    so ``G dW = (D * ((D * Xt dW^T) V V^T))^T Xt``, the matrix-free product of DESIGN §2, at
+    so ``G dW = (D * ((D * Xt dW^T) V V^T))^T Xt``, the matrix-free product of docs/design.md §2, at
     ``O(n h (d~ + k))`` per product and ``O(n h)`` memory (per chunk: each product is a pass
     over the rows). The preconditioner is block-diagonal: ``C[j, j] T[j, j] + n l2 I +
     mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``, ``T[j, j] = Xt^T diag(D_j^2) Xt``)

@@ -1,4 +1,5 @@
-"""Input checks: every public entry point validates here before doing any work (DESIGN §6)."""
+"""Input checks: every public entry point validates here before doing any work
+(docs/design.md §6)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Full-batch gradient descent, heavy ball, Nesterov (constant momentum or the ``(t-1)/(t+2)``
 schedule), minibatch SGD, Adam, and gradient descent with one step size per layer, written once
-against the array API with the analytic gradients of DESIGN §2. The update rules follow
+against the array API with the analytic gradients of docs/design.md §2. The update rules follow
 ``torch.optim`` exactly (see :func:`train`), so a run can be checked step by step against
 PyTorch.
 
@@ -96,7 +96,7 @@ def train(
 
     The loss is that of :func:`relu_altmin.fit`, ``L = (1/2n)||Y - F||^2 + (l2/2)(||W||^2 +
     ||b||^2 + ||V||^2)`` (the output bias ``c`` is not penalised), and its gradients are the
-    analytic ones of DESIGN §2. A minibatch step uses the same ``L`` on the batch (``n`` the
+    analytic ones of docs/design.md §2. A minibatch step uses the same ``L`` on the batch (``n`` the
     batch size). By default every method starts where ``fit`` starts.
 
     Parameters

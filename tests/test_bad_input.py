@@ -1,4 +1,4 @@
-"""Bad input (DESIGN §6): a clear error naming the argument, raised before any work."""
+"""Bad input (docs/design.md §6): a clear error naming the argument, raised before any work."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ NAMES = ("W", "b", "V", "c")
 # ----------------------------------------------------------------------------- reference model
 
 def torch_loss(p: dict, X, Y, slope: float, skip: bool, l2: float):
-    """``L`` of DESIGN §2 written out in PyTorch; ``p`` maps W, b, V, c to tensors or None."""
+    """``L`` of docs/design.md §2 written out in PyTorch; ``p`` maps W, b, V, c to tensors
+    or None."""
     W = p["W"] + torch.eye(*p["W"].shape, dtype=torch.float64) if skip else p["W"]
     Z = X @ W.T
     if p["b"] is not None:

@@ -1,4 +1,5 @@
-"""Property tests of the matrix-free hidden step (``solver="cg"``, DESIGN §2 "matrix-free").
+"""Property tests of the matrix-free hidden step (``solver="cg"``, the matrix-free product of
+docs/design.md §2).
 
 The system is never formed in the solver; here it is formed by the dense path
 (``HiddenSystem``, itself checked against an einsum Jacobian in ``test_properties.py``) and

@@ -31,7 +31,7 @@ def problems(draw):
 
 
 # The minimiser zeroes the W, b gradient of the penalised loss with the starting pattern held
-# (DESIGN §2's fixed-pattern problem, differentiated by torch.autograd). Tolerance: a
+# (docs/design.md §2's fixed-pattern problem, differentiated by torch.autograd). Tolerance: a
 # least-squares solve's rounding, eps times the gradient's scale ||J||(||J|| ||w|| + ||Y||)/n
 # + l2 ||w||, times the conditioning that l2 >= 1e-3 allows.
 @settings(max_examples=40, deadline=None)

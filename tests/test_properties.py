@@ -1,4 +1,5 @@
-"""Property tests of the trainer: the critical-point conditions of DESIGN §2 and invariances.
+"""Property tests of the trainer: the critical-point conditions of docs/design.md §2, and
+invariances.
 
 Every property runs on each backend of the ``xp`` fixture (NumPy, array-api-strict, PyTorch
 CPU, and CuPy where a GPU exists). Tolerances come from ``strategies.solve_tolerance``.
@@ -201,7 +202,7 @@ def start_state(xp, prob: Problem, output_scale: float = 1.0):
 def reference_jacobian(Xt, Y, params, fw):
     """Jacobian of ``vec(F)`` (row-major ``n x k``) in ``[vec(Wt), [V; c] by output column]``.
 
-    Written from DESIGN §2 with einsum, independently of the package's system assembly:
+    Written from docs/design.md §2 with einsum, independently of the package's system assembly:
     ``dF[i,m]/dWt[j,a] = V[j,m] D[i,j] Xt[i,a]``, ``dF[i,m]/dV[l,m'] = [m = m'] H[i,l]``,
     ``dF[i,m]/dc[m'] = [m = m']``.
     """
@@ -227,7 +228,7 @@ def damped_problem_check(A, x, b, b_terms, mu, note_text):
     assert residual <= 1e3 * EPS64 * m * scale
 
 
-# The damped step solves the damped fixed-pattern problem of DESIGN §2 exactly:
+# The damped step solves the damped fixed-pattern problem of docs/design.md §2 exactly:
 # (G + mu diag(G) + n l2 I) w = r + mu diag(G) w_t, with G and r written out independently.
 @given(problems(), mus, st.floats(0.5, 2.0))
 def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
@@ -238,7 +239,7 @@ def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
                        .step(mu)).ravel()
     JW, _ = reference_jacobian(Xt, Y, params, fw)
     G = JW.T @ JW
-    # r = J_W^T (Y - F + J_W w_t): the fixed-pattern model is linear in w (DESIGN §2).
+    # r = J_W^T (Y - F + J_W w_t): the fixed-pattern model is linear in w (docs/design.md §2).
     E = (to_numpy(Y) - to_numpy(fw.F)).ravel()
     r = JW.T @ E + G @ w_t
     damping = mu * np.diag(G)
