@@ -21,6 +21,16 @@ process's own (anonymous) memory is also sampled. Writes ``results/<name>.json``
 ``.png``: ``scale_wide`` by default, ``scale_rows`` with ``--long``, ``scale_streamed`` with
 ``--streamed``.
 
+``--versus-adam`` (project issue 24; ``benchmarks/_adam.py``) compares ``fit`` with minibatch
+``torch.optim.Adam`` at equal wall time on data in memory, targets from a teacher of
+``--teacher`` (256) units, wider than the students, so that no run reaches the noise floor:
+per cell (``--n`` 1e5 1e6 x ``--hidden`` 32 128, or ``--cells``) and budget (``--budgets``
+60 300 s), ``fit`` with sampled and with all-row curvature, and Adam at every batch size x
+learning rate (``--batches`` 256 1024 4096 x ``--lrs`` 1e-3 3e-3 1e-2), each in its own
+single-threaded process, ``--workers`` at a time; ``scale_adam`` by default. ``--adam-from
+JSON`` runs only the ``--adam-keep`` best Adam configurations of that report per cell (and
+merges its runs in); ``--from-json`` rewrites a report's ``.md`` and ``.png``.
+
 Usage::
 
     python benchmarks/scale.py                      # p about 1e3, 1e4, 1e5 at n = 10000
@@ -29,6 +39,10 @@ Usage::
     python benchmarks/scale.py --hidden 30 300 --n 2000 --iters 2 --name scale_wide_quick
     python benchmarks/scale.py --streamed --n 200000 --iters 2 --data-dir /tmp/rs_smoke \\
         --name scale_streamed_smoke
+    python benchmarks/scale.py --versus-adam --budgets 60 --workers 2 --name scale_adam_60
+    python benchmarks/scale.py --versus-adam --budgets 300 --workers 2 \\
+        --adam-from benchmarks/results/scale_adam_60.json       # writes scale_adam.*
+    python benchmarks/scale.py --versus-adam --quick          # n 20000, h 8, 3 s: a smoke run
 """
 
 from __future__ import annotations
@@ -45,21 +59,30 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _adam
 import numpy as np
-from _common import machine_info, torch_adam
+from _common import machine_info, one_thread, torch_adam
 
 RESULTS = Path(__file__).resolve().parent / "results"
 D, SLOPE, TEACHER = 32, 0.1, 32
 TARGET_BYTES = 4 * 2**30  # the issue's target: peak memory under 4 GiB for 1e7 x 32 x 32
 
 
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian inputs and a leaky-ReLU teacher's outputs plus 10% noise, standardised."""
+def make_data(n: int, seed: int = 0, teacher: int = TEACHER) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian inputs and the outputs of a leaky-ReLU teacher of ``teacher`` units plus 10%
+    noise, standardised."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, D))
-    W = rng.standard_normal((TEACHER, D)) / np.sqrt(D)
-    Z = X @ W.T
-    y = np.where(Z > 0, Z, SLOPE * Z) @ rng.standard_normal(TEACHER)
+    W = rng.standard_normal((teacher, D)) / np.sqrt(D)
+    a = rng.standard_normal(teacher)
+    # in one piece while the teacher's activations are small (the data the other modes
+    # measured); a wide teacher on many rows, in blocks of 2**24 activations
+    block = n if n * teacher <= 2**27 else max(1, 2**24 // teacher)
+    parts = []
+    for start in range(0, n, block):
+        Z = X[start:start + block] @ W.T
+        parts.append(np.where(Z > 0, Z, SLOPE * Z) @ a)
+    y = np.concatenate(parts)
     y = y + 0.1 * y.std() * rng.standard_normal(n)
     return X, (y - y.mean()) / y.std()
 
@@ -464,6 +487,31 @@ def streamed(args: argparse.Namespace) -> None:
     write_streamed_report(report, name)
 
 
+def versus_cell(kind: str, values: list[str]) -> dict:
+    """One ``--versus-adam`` run in this process, on one thread: ``vfit N H TEACHER BUDGET
+    METHOD`` or ``vadam N H TEACHER BUDGET LR BATCH``."""
+    one_thread()
+    n, hidden, teacher, budget = int(values[0]), int(values[1]), int(values[2]), float(values[3])
+    X, y = make_data(n, teacher=teacher)
+    if kind == "vfit":
+        return _adam.run_fit(X, y, hidden, SLOPE, budget, _adam.FIT_METHODS[values[4]])
+    return _adam.run_adam(X, y, hidden, SLOPE, budget, float(values[4]), int(values[5]))
+
+
+def versus_adam(args: argparse.Namespace) -> None:
+    """``--versus-adam``: fit against minibatch Adam at equal wall time (``_adam.py``); each
+    run in its own single-threaded process (``--cell vfit|vadam``)."""
+    settings = _adam.configure(args, D, SLOPE)
+
+    def run_cell(job: dict) -> dict:
+        head = [str(job["n"]), str(job["hidden"]), str(args.teacher), repr(job["budget"])]
+        if job["method"] == "adam":
+            return in_subprocess(1, "vadam", *head, repr(job["lr"]), str(job["batch"]))
+        return in_subprocess(1, "vfit", *head, job["method"])
+
+    _adam.versus(args, run_cell, settings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, nargs="+", default=None,
@@ -490,12 +538,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS, OpenMP, Numba and torch threads of every run (default 1)")
     parser.add_argument("--name", default=None,
-                        help="results file stem (default scale_wide, or scale_rows with --long)")
+                        help="results file stem (default scale_wide; scale_rows with --long, "
+                        "scale_streamed with --streamed, scale_adam with --versus-adam)")
+    _adam.options(parser, RESULTS)
     parser.add_argument("--cell", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:  # one run, in this process: fit N H SOLVER ITERS | adam N H SECONDS LR
         kind, *values = args.cell  # | sfit DIR H SOLVER ITERS | sadam DIR H SECONDS LR
-        if kind == "fit":
+        if kind in ("vfit", "vadam"):  # | vfit N H TEACHER BUDGET METHOD | vadam ... LR BATCH
+            out = versus_cell(kind, values)
+        elif kind == "fit":
             out = run_fit(int(values[0]), int(values[1]), values[2], int(values[3]))
         elif kind == "sfit":
             out = run_streamed_fit(values[0], int(values[1]), values[2], int(values[3]))
@@ -507,6 +559,9 @@ def main() -> None:
         print(json.dumps(out))
         return
 
+    if args.versus_adam:
+        versus_adam(args)
+        return
     if args.streamed:
         args.n, args.hidden = args.n or [10_000_000], args.hidden or [32]
         streamed(args)

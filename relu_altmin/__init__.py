@@ -5,13 +5,14 @@ Pass NumPy arrays to run on the CPU, CuPy or PyTorch CUDA arrays to run on the G
 
 from . import baselines
 from ._data import load_diabetes
-from ._fit import DEFAULT_L2_FACTOR, FitResult, IterationRecord, fit
+from ._fit import DEFAULT_L2_FACTOR, FitInterrupted, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet, critical_point_residuals
 from ._rows import Chunks
 
 __all__ = [
     "DEFAULT_L2_FACTOR",
     "Chunks",
+    "FitInterrupted",
     "FitResult",
     "IterationRecord",
     "TwoLayerNet",

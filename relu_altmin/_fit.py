@@ -7,6 +7,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from ._problem import TrainingProblem
 from ._rows import Chunks, make_rows
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
+from ._threads import resolve_n_jobs, thread_limits
 from ._validation import (
     check_array,
     check_choice,
@@ -51,6 +53,13 @@ DEFAULT_MAX_DENSE_BYTES = 2**30
 #: ... and, for the damped steps, while ``m`` is at most this: above it truncated CG was
 #: faster on every benchmark cell (``docs/method.md``, "Which solver runs").
 AUTO_DENSE_MAX_UNKNOWNS = 500
+
+
+class FitInterrupted(UserWarning):
+    """Warned when a ``KeyboardInterrupt`` (Ctrl-C) ended :func:`fit` (or
+    :func:`relu_altmin.baselines.train`) early: the result is kept, with
+    ``stop_reason="interrupted"``, the history up to the last completed iteration and the
+    network of the last accepted state (the best one seen, as for any other stop)."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +133,10 @@ class FitResult:
         ``"critical_point"`` (every relative gradient norm <= ``tol``), ``"no_progress"`` (an
         iteration moved no parameter by more than rounding: a fixed point of the alternation,
         e.g. when no fraction of the hidden step lowers the loss; with ``reinit=True``,
-        ``REINIT_PATIENCE`` re-initialisations in a row that did not pay), ``"max_iter"`` or
-        ``"callback"``.
+        ``REINIT_PATIENCE`` re-initialisations in a row that did not pay), ``"max_iter"``,
+        ``"callback"`` or ``"interrupted"`` (a ``KeyboardInterrupt`` after iteration 0 ended
+        the fit: a :class:`FitInterrupted` warning is issued and the result holds the last
+        accepted state and the iterations completed before it).
     l2 : float
         The ridge ``lambda`` used (the default when ``l2=None`` was passed).
     residuals : dict
@@ -168,6 +179,7 @@ def fit(
     max_dense_bytes: int | None = None,
     curvature_rows: int | None = None,
     chunk_rows: int | None = None,
+    n_jobs: int | None = None,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -254,6 +266,15 @@ def fit(
         (``AUTO_DENSE_MAX_UNKNOWNS``); else ``"cg"``.
     max_dense_bytes : int or None, default None
         Memory budget of ``solver="auto"``; ``None`` is ``DEFAULT_MAX_DENSE_BYTES`` (1 GiB).
+    curvature_rows : int or None, default None
+        Rows of the fresh sample each damped step builds its system on (its products and
+        preconditioner: the curvature), while the gradient and the acceptance test use
+        every row (``docs/method.md``, "Sub-sampled curvature"). ``None``: from
+        ``CURVATURE_MIN_ROWS = 20000`` rows up, ``max(5% of n, 4 m)`` (``m`` unknowns),
+        all rows when that is more than half of them or ``n`` is smaller, at most one
+        chunk's rows when streaming (``relu_altmin._steps.curvature_sample``). An int: that
+        many rows; ``>= n``: all.
+        The sample is drawn from ``seed``'s stream.
     chunk_rows : int or None, default None
         Rows per chunk when streaming. ``None``: arrays in memory are converted to float64
         once and kept (one chunk); a ``numpy.memmap`` is read about ``2**22`` elements of its
@@ -261,6 +282,13 @@ def fit(
         streams any array in chunks of that many rows, converting each on every pass, so
         peak memory does not grow with ``n``. Every sum over rows (Gram matrix, right-hand
         sides, loss, gradients, CG products) is accumulated chunk by chunk.
+    n_jobs : int or None, default None
+        Threads for BLAS, OpenMP and the Numba kernels while the fit runs (restored
+        afterwards), scikit-learn's convention: a positive int is that many (at most the
+        usable cores), ``-1`` all cores, ``-2`` all but one. ``None``: one thread per
+        ``5e7`` flops of one pass over the rows plus the dense factorisation
+        (``relu_altmin._threads.WORK_PER_THREAD``), so small fits run on one thread, where
+        more threads only wait for each other (``docs/method.md``, "Threads").
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -271,6 +299,12 @@ def fit(
     Returns
     -------
     FitResult
+        A ``KeyboardInterrupt`` (Ctrl-C) once iteration 0 has been evaluated, whether in a
+        step, the callback or the progress printing, does not propagate: the fit stops with
+        ``stop_reason="interrupted"`` and a :class:`FitInterrupted` warning, and returns the
+        last accepted state (never a half-finished step; the best one seen, as for any other
+        stop) with the history of the iterations completed. One during validation or the
+        set-up propagates.
 
     Notes
     -----
@@ -300,6 +334,7 @@ def fit(
         l2 = check_nonnegative(l2, "l2")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    resolve_n_jobs(n_jobs, work=0.0)  # checks n_jobs before any work
     rows = make_rows(X, y, bias, hidden, chunk_rows)
     d, k, xp = rows.d, rows.k, rows.xp
     if skip and hidden != d:
@@ -320,19 +355,27 @@ def fit(
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
-    sample = (curvature_sample(n, unknowns) if curvature_rows is None
+    sample = (curvature_sample(n, unknowns, rows.chunk_limit) if curvature_rows is None
               else curvature_rows if curvature_rows < n else None)
     hidden_step: Step = (ExactStep(problem, system_type) if step == "exact" else DampedStep(
         problem, system_type, joint, sample, None if sample is None else rng.spawn(1)[0]))
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
+    certify = problem.nonsmooth_residual if rows.in_memory() is not None else None
 
     def network(params: Params) -> TwoLayerNet:
         return _network(params, d, slope, skip, rows.dtype, rows.y_ndim, xp, rows.to_caller)
 
-    params, state, history, stop_reason = _alternate(
-        problem, hidden_step, StallPolicy(reinit and train_output, tol),
-        Params(Wt, S, V, c, bias), max_iter, lambda p: redraw_unit(problem, p, rng, d),
-        network, callback, progress)
+    # One pass over the rows, plus the dense factorisation: what threads could share.
+    work = n * hidden * (rows.dt + k) + (unknowns**3 / 3 if solver == "dense" else 0)
+    with thread_limits(resolve_n_jobs(n_jobs, work=work)):
+        params, state, history, stop_reason = _alternate(
+            problem, hidden_step, StallPolicy(reinit and train_output, tol, certify),
+            Params(Wt, S, V, c, bias), max_iter, lambda p: redraw_unit(problem, p, rng, d),
+            network, callback, progress)
+    if stop_reason == "interrupted":
+        warnings.warn(f"fit interrupted (KeyboardInterrupt) after {len(history) - 1} "
+                      "iterations; returning the network trained so far",
+                      FitInterrupted, stacklevel=2)
     return FitResult(
         network=network(params), loss=state.loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
@@ -346,7 +389,11 @@ def _alternate(
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None, progress: bool,
 ) -> tuple[Params, Evaluation, list[IterationRecord], str]:
     """The loop of :func:`fit` from the start ``params``: the returned state, the history and
-    the stop reason."""
+    the stop reason.
+
+    A ``KeyboardInterrupt`` after iteration 0 stops the loop with ``"interrupted"`` at the last
+    recorded state: ``kept`` is replaced in one assignment only once a state's record is in
+    the history, so neither a step cut short nor a re-initialised unit is returned."""
     start = time.perf_counter()
     params = problem.trained_output(params)
     state = problem.evaluate(params)
@@ -359,30 +406,38 @@ def _alternate(
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit)
 
     history = [record(0)]
-    if progress:
-        _print_progress(history[0], header=True)
+    # The last recorded state and the length of the history that ends with its record.
+    kept = (params, state, len(history))
     stop_reason, unit = "max_iter", -1
-    for iteration in range(1, max_iter + 1):
-        previous = params
-        outcome = hidden_step.take(params, state)
-        params, state = outcome.params, outcome.state
-        history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
-                              outcome.solves, outcome.cg_iterations, unit))
-        unit = -1
+    try:
         if progress:
-            _print_progress(history[-1])
-        if callback is not None and callback(history[-1], network(params)):
-            stop_reason = "callback"
-            break
-        decision = policy.observe(history, previous, params, state, problem.xp)
-        if decision == CONTINUE:
-            continue
-        if decision in ("critical_point", "no_progress"):
-            stop_reason = decision
-            break
-        params, unit = redraw(policy.best[0] if policy.best else params)
-        state = problem.evaluate(params)
-        hidden_step.restart()
+            _print_progress(history[0], header=True)
+        for iteration in range(1, max_iter + 1):
+            previous = params
+            outcome = hidden_step.take(params, state)
+            params, state = outcome.params, outcome.state
+            history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
+                                  outcome.solves, outcome.cg_iterations, unit))
+            kept = (params, state, len(history))
+            unit = -1
+            if progress:
+                _print_progress(history[-1])
+            if callback is not None and callback(history[-1], network(params)):
+                stop_reason = "callback"
+                break
+            decision = policy.observe(history, previous, params, state, problem.xp)
+            if decision == CONTINUE:
+                continue
+            if decision in ("critical_point", "no_progress"):
+                stop_reason = decision
+                break
+            params, unit = redraw(policy.best[0] if policy.best else params)
+            state = problem.evaluate(params)
+            hidden_step.restart()
+    except KeyboardInterrupt:
+        params, state, recorded = kept
+        del history[recorded:]
+        stop_reason = "interrupted"
     params, state = policy.final(params, state)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "

@@ -4,7 +4,7 @@ units" and "Residuals and stopping")."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +48,10 @@ class StallPolicy:
 
     reinit: bool
     tol: float
+    #: The nonsmooth hidden-layer residual of a state (``critical_point_residuals(...,
+    #: nonsmooth=True)``'s largest of ``W`` and ``b``), asked at fixed points that are not
+    #: critical in the ordinary sense; ``None`` when it cannot be had (streamed rows).
+    certify: Callable[[Params], float] | None = None
     best: tuple[Params, Evaluation] | None = None  # lowest objective at a stall so far
     round_start: int = 0  # first record since the last re-initialisation
     stalls: int = 0  # stalls in a row that did not lower the best objective by REINIT_RTOL
@@ -59,10 +63,13 @@ class StallPolicy:
         record = history[-1]
         best = self.best
         critical = max(record.grad_norm_W, record.grad_norm_V) <= self.tol
+        fixed_point = critical or unchanged(previous, params, xp)
+        if (not critical and fixed_point and self.certify is not None
+                and record.grad_norm_V <= self.tol):  # a kink: Clarke-stationary?
+            critical = self.certify(params) <= self.tol
         if critical and (best is None or state.objective <= best[1].objective):
             return "critical_point"
         # A critical point above the best network so far is a stall like a fixed point.
-        fixed_point = critical or unchanged(previous, params, xp)
         if not self.reinit:
             return "no_progress" if fixed_point else CONTINUE
         if not fixed_point and (len(history) - self.round_start <= REINIT_WINDOW

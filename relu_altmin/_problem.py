@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ._certificate import nonsmooth_ratios
 from ._model import Evaluation, Params, residual_ratios, state_sums
 from ._rows import Rows
 from ._systems import output_solve, output_sums
@@ -42,6 +43,17 @@ class TrainingProblem:
     def trained_output(self, params: Params) -> Params:
         """``params`` with the output layer solved when the output layer is trained."""
         return self.output_solved(params) if self.train_output else params
+
+    def nonsmooth_residual(self, params: Params) -> float:
+        """The largest nonsmooth hidden-layer residual (``W``, ``b``) at ``params``: the
+        certificate of :func:`critical_point_residuals` with ``nonsmooth=True`` (one more
+        pass; rows held in memory only)."""
+        chunks = self.rows.in_memory()
+        if chunks is None or len(chunks) != 1:
+            raise ValueError("the nonsmooth certificate needs the rows in memory")
+        (Xt, Y), = chunks
+        ratios = nonsmooth_ratios(Xt, Y, params, self.slope, self.lam, self.xp)
+        return max(ratios["W"], ratios.get("b", 0.0))
 
     def residuals(self, params: Params, state: Evaluation) -> dict[str, float]:
         """:func:`critical_point_residuals` of the state evaluated as ``state``."""

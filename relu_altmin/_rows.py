@@ -116,6 +116,12 @@ class Rows:
         """The float64 chunks ``(Xt, Y)`` when they are held in memory, else ``None``."""
         return None
 
+    @property
+    def chunk_limit(self) -> int | None:
+        """Rows of the largest chunk a pass holds when streaming (``None`` in memory): what
+        a row sample may hold without raising peak memory."""
+        return None
+
     def to_working(self, a: Any) -> Any:
         """An array of the caller's namespace as an array of :attr:`xp` (the same, but Dask)."""
         return a
@@ -270,6 +276,10 @@ class _SlicedRows(Rows):
         self.dtype, self.y_ndim, self.template = xp.result_type(X.dtype, y.dtype), y.ndim, X
         self.total = X.shape[0]
 
+    @property
+    def chunk_limit(self) -> int | None:
+        return self.chunk_rows
+
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
         total = None
         for start in range(0, self.total, self.chunk_rows):
@@ -292,6 +302,10 @@ class _IteratedRows(Rows):
         self.d, self.k = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
         self.dtype, self.y_ndim, self.template = self.xp.result_type(X.dtype, y.dtype), y.ndim, X
         self._first = (X, y)
+
+    @property
+    def chunk_limit(self) -> int | None:
+        return int(self._first[0].shape[0])
 
     def _checked(self, chunk: Any, index: int) -> tuple[Any, Any]:
         """One chunk, validated against the first (shapes, namespace, dtypes, device)."""
@@ -347,6 +361,10 @@ class _DaskRows(Rows):
         self._da = da
         # The namespace of the blocks (NumPy or CuPy): parameters and small solves live there.
         self.xp = array_namespace(X._meta)
+
+    @property
+    def chunk_limit(self) -> int | None:
+        return int(max(self.X.chunks[0]))
 
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
         import dask

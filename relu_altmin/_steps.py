@@ -44,10 +44,13 @@ CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, CURVATURE_MIN_ROWS = 0.05, 4, 20
 SystemType = type[HiddenSystem] | type[MatrixFreeSystem]
 
 
-def curvature_sample(n: int, unknowns: int) -> int | None:
-    """Rows of the curvature sample for ``n`` rows and ``unknowns`` unknowns (``None``: all)."""
+def curvature_sample(n: int, unknowns: int, limit: int | None = None) -> int | None:
+    """Rows of the curvature sample for ``n`` rows and ``unknowns`` unknowns (``None``: all),
+    at most ``limit`` (streamed rows: one chunk, so that memory stays that of a chunk)."""
     size = max(math.ceil(CURVATURE_FRACTION * n), CURVATURE_ROWS_PER_UNKNOWN * unknowns)
-    return None if n < CURVATURE_MIN_ROWS or 2 * size > n else size
+    if n < CURVATURE_MIN_ROWS or 2 * size > n:
+        return None
+    return size if limit is None else min(size, limit)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from array_api_compat import device
 
 from ._fit import (
+    FitInterrupted,
     FitResult,
     IterationRecord,
     _check_seed,
@@ -191,9 +193,12 @@ def train(
         ``"two_step"``; 0 for iteration 0), ``pattern_flips`` the entries of the ``n x h``
         activation pattern that changed during the epoch, ``grad_norm_W`` and ``grad_norm_V``
         the relative gradient norms of :func:`~relu_altmin.critical_point_residuals`.
-        ``stop_reason`` is ``"max_iter"`` (all ``epochs`` ran), ``"callback"`` or
+        ``stop_reason`` is ``"max_iter"`` (all ``epochs`` ran), ``"callback"``,
         ``"diverged"`` (the loss or a parameter became NaN or inf, or a parameter too large
-        for the inputs' dtype; the history and the network end at the epoch before).
+        for the inputs' dtype; the history and the network end at the epoch before) or
+        ``"interrupted"`` (a ``KeyboardInterrupt``, Ctrl-C, during the epochs: as for
+        :func:`relu_altmin.fit`, a :class:`~relu_altmin.FitInterrupted` warning, and the
+        history and the network end at the last completed epoch).
         ``converged`` is always False: these methods run a fixed number of epochs.
 
     Notes
@@ -254,40 +259,54 @@ def train(
     dev = device(X64)
     # Parameters beyond this would not survive the cast back to the caller's dtype.
     limit = float(xp.finfo(out_dtype).max)
+    # The last recorded state and the length of the history that ends with its record: what a
+    # KeyboardInterrupt returns (replaced in one assignment once the record is appended).
+    kept = (params, fw, obj, len(history))
     # A diverging run overflows on the way to inf; that is detected below, not warned about.
     with np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, epochs + 1):
-            # One transfer of the epoch's permutation; batches are slices of it on the device.
-            order = None if batch is None else xp.asarray(rng.permutation(n), device=dev)
-            for first in range(0, n, batch or n):
-                if order is None:
-                    Xb, Yb = Xt, Y
-                else:
-                    # batch is an int here (order is set); the slice stays in bounds: array API
-                    idx = order[first:min(first + batch, n)]  # type: ignore[operator]
-                    Xb, Yb = xp.take(Xt, idx, axis=0), xp.take(Y, idx, axis=0)
-                at = params.replace(**optimizer.point())
-                g = gradients(Xb, Yb, at, forward(Xb, at, slope, xp), lam, xp)
-                optimizer.step({name: getattr(g, name) for name in trainable})
-            trial = params.replace(**optimizer.iterate())
-            fw_new = forward(Xt, trial, slope, xp)
-            obj_new = objective(fw_new.F, Y, trial, lam, xp)
-            if not (math.isfinite(obj_new) and _within(optimizer.iterate(), limit, xp)):
-                stop_reason = "diverged"
-                break
-            flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
-            params, fw, obj = trial, fw_new, obj_new
-            history.append(record(epoch, step_size, flips))
-            if progress:
-                _print_progress(history[-1])
-            if callback is not None and callback(
-                    history[-1], _network(params, d, slope, skip, out_dtype, y.ndim, xp)):
-                stop_reason = "callback"
-                break
+        try:
+            for epoch in range(1, epochs + 1):
+                # One transfer of the epoch's permutation; batches are slices of it on the
+                # device.
+                order = None if batch is None else xp.asarray(rng.permutation(n), device=dev)
+                for first in range(0, n, batch or n):
+                    if order is None:
+                        Xb, Yb = Xt, Y
+                    else:
+                        # batch is an int here (order is set); the slice stays in bounds:
+                        # array API
+                        idx = order[first:min(first + batch, n)]  # type: ignore[operator]
+                        Xb, Yb = xp.take(Xt, idx, axis=0), xp.take(Y, idx, axis=0)
+                    at = params.replace(**optimizer.point())
+                    g = gradients(Xb, Yb, at, forward(Xb, at, slope, xp), lam, xp)
+                    optimizer.step({name: getattr(g, name) for name in trainable})
+                trial = params.replace(**optimizer.iterate())
+                fw_new = forward(Xt, trial, slope, xp)
+                obj_new = objective(fw_new.F, Y, trial, lam, xp)
+                if not (math.isfinite(obj_new) and _within(optimizer.iterate(), limit, xp)):
+                    stop_reason = "diverged"
+                    break
+                flips = int(xp.sum(xp.astype(fw_new.D != fw.D, xp.int64)))
+                params, fw, obj = trial, fw_new, obj_new
+                history.append(record(epoch, step_size, flips))
+                kept = (params, fw, obj, len(history))
+                if progress:
+                    _print_progress(history[-1])
+                if callback is not None and callback(
+                        history[-1], _network(params, d, slope, skip, out_dtype, y.ndim, xp)):
+                    stop_reason = "callback"
+                    break
+        except KeyboardInterrupt:
+            params, fw, obj, recorded = kept
+            del history[recorded:]
+            stop_reason = "interrupted"
         residuals = relative_residuals(Xt, Y, params, fw, lam, xp)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} epochs; "
               f"loss {history[-1].loss:.6e}", file=sys.stderr)
+    if stop_reason == "interrupted":
+        warnings.warn(f"train interrupted (KeyboardInterrupt) after {len(history) - 1} epochs; "
+                      "returning the network trained so far", FitInterrupted, stacklevel=2)
     return FitResult(
         network=_network(params, d, slope, skip, out_dtype, y.ndim, xp),
         loss=history[-1].loss, history=tuple(history), converged=False,

@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from ._data import load_diabetes
-from ._fit import SOLVERS, FitResult, IterationRecord, fit
+from ._fit import SOLVERS, FitInterrupted, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet
 from ._steps import STEPS
 from .baselines import train
@@ -34,6 +35,8 @@ from .baselines import train
 #: Exit statuses: success, an output that could not be written (or the run failed), a bad
 #: command line or input, an interrupt (Ctrl-C).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: ``relu-altmin fit``'s default ``--hidden`` (without ``--init``).
+FIT_HIDDEN = 32
 #: File types ``read_table`` reads: comma-separated text, or a NumPy ``.npy`` array.
 TEXT_SUFFIXES = (".csv", ".txt")
 ARRAY_SUFFIXES = (".npy",)
@@ -59,6 +62,11 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Interrupted(Exception):
+    """Ctrl-C ended a run whose result was kept: one line ``relu-altmin COMMAND: interrupted
+    MESSAGE`` on standard error and exit status 130 (``EXIT_INTERRUPTED``)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,11 +616,14 @@ def _describe(X: np.ndarray, y: np.ndarray, source: str) -> dict[str, Any]:
             "n_targets": 1 if y.ndim == 1 else y.shape[1]}
 
 
-def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> FitResult:
-    """``fit`` with the command's settings, its progress on stderr unless ``--quiet``."""
-    settings = {"negative_slope": args.negative_slope, "max_iter": args.max_iter,
-                "seed": args.seed, "step": args.step, "reinit": args.reinit,
-                "solver": args.solver}
+def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace,
+             init: TwoLayerNet | None = None) -> FitResult:
+    """``fit`` with the command's settings (from ``init`` if given), its progress on stderr
+    unless ``--quiet``."""
+    settings: dict[str, Any] = {
+        "negative_slope": args.negative_slope, "max_iter": args.max_iter, "seed": args.seed,
+        "step": args.step, "reinit": args.reinit, "solver": args.solver, "init": init,
+        "skip": init is not None and init.skip}
     if args.quiet:
         return fit(X, y, args.hidden, **settings)
     with Progress(args.max_iter, "fit") as bar:
@@ -621,10 +632,18 @@ def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> FitResul
     return result
 
 
+def _uninterrupted(result: FitResult) -> FitResult:
+    """``result``, unless Ctrl-C ended it: then the ``KeyboardInterrupt`` goes on (status 130).
+    Only ``relu-altmin fit`` keeps what an interrupted run trained."""
+    if result.stop_reason == "interrupted":
+        raise KeyboardInterrupt
+    return result
+
+
 def _warm_up(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> None:
     """Compile the Numba kernels (seconds, once per installation: cached) before timing."""
-    fit(X[:4], y[:4], 2, negative_slope=args.negative_slope, max_iter=1, seed=0,
-        step=args.step, solver=args.solver)
+    _uninterrupted(fit(X[:4], y[:4], 2, negative_slope=args.negative_slope, max_iter=1, seed=0,
+                       step=args.step, solver=args.solver))
 
 
 def _run_adam(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, result: FitResult,
@@ -643,6 +662,7 @@ def _run_adam(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, result: Fi
                           unit="epoch") as bar:
                 adam = train(X, y, args.hidden, callback=bar, **settings)
                 bar.finish(adam)
+        _uninterrupted(adam)
         runs.append({"lr": lr, "loss": adam.loss, "seconds": adam.history[-1].seconds,
                      "epochs": adam.n_iter, "stop_reason": adam.stop_reason,
                      "losses": [record.loss for record in adam.history],
@@ -681,7 +701,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
               f"standardised; {args.hidden} hidden units, negative slope "
               f"{args.negative_slope}")
     _warm_up(X, y, args)
-    result = _run_fit(X, y, args)
+    result = _uninterrupted(_run_fit(X, y, args))
     comparison = None if args.no_adam else _run_adam(X, y, args, result, DEMO_ADAM_RATES,
                                                      DEMO_ADAM_EPOCHS)
     if args.plot:
@@ -709,12 +729,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    """``relu-altmin fit``: train on a table, write the network to ``--out``."""
+    """``relu-altmin fit``: train on a table (from ``--init`` if given), write the network to
+    ``--out``; Ctrl-C writes the network trained so far and ends with ``Interrupted``."""
     _check_output(args.out, "--out", (".npz",))
     if args.plot:
         _plot_format(args.plot)
+    init = None if args.init is None else load_network(args.init)
     X, y, source = _training_data(args)
-    result = _run_fit(X, y, args)
+    if init is not None:
+        _check_init(args, init, X, y)
+    args.hidden = FIT_HIDDEN if args.hidden is None else args.hidden
+    args.negative_slope = 0.0 if args.negative_slope is None else args.negative_slope
+    result = _run_fit(X, y, args, init)
     _write(args.out, "--out", lambda: save_network(result.network, args.out))
     if args.plot:
         save_loss_plot(args.plot, [("relu-altmin fit", [r.iteration for r in result.history],
@@ -725,9 +751,32 @@ def cmd_fit(args: argparse.Namespace) -> None:
                      "negative_slope": args.negative_slope, "seed": args.seed,
                      "step": args.step, "reinit": args.reinit, **fit_summary(result),
                      "network": args.out})
-        return
-    _print_summary(result)
-    print(f"network written to {_show(args.out)}")
+    else:
+        _print_summary(result)
+        print(f"network written to {_show(args.out)}")
+    if result.stop_reason == "interrupted":
+        raise Interrupted(f"after {result.n_iter} iterations; the network trained so far "
+                          f"(training MSE {result.loss:.6g}) was written to {_show(args.out)}")
+
+
+def _check_init(args: argparse.Namespace, init: TwoLayerNet, X: np.ndarray,
+                y: np.ndarray) -> None:
+    """Refuse an ``--init`` network that does not fit the data or ``--hidden``; take
+    ``--hidden`` and ``--negative-slope`` from it when they are not given."""
+    where = f"--init {_show(args.init)}"
+    k = 1 if y.ndim == 1 else y.shape[1]
+    if init.n_features != X.shape[1]:
+        raise CommandError(f"{where}: the network takes {init.n_features} features but the "
+                           f"data has {X.shape[1]}")
+    if init.n_outputs != k:
+        raise CommandError(f"{where}: the network has {init.n_outputs} output(s) but the data "
+                           f"has {k} target(s)")
+    if args.hidden is not None and args.hidden != init.n_hidden:
+        raise CommandError(f"{where}: the network has {init.n_hidden} hidden units, not "
+                           f"--hidden {args.hidden}")
+    args.hidden = init.n_hidden
+    if args.negative_slope is None:
+        args.negative_slope = init.negative_slope
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -767,7 +816,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"data: {source}: {X.shape[0]} samples, {X.shape[1]} features, "
               f"{1 if y.ndim == 1 else y.shape[1]} target{'' if y.ndim == 1 else 's'}")
     _warm_up(X, y, args)
-    result = _run_fit(X, y, args)
+    result = _uninterrupted(_run_fit(X, y, args))
     comparison = _run_adam(X, y, args, result, args.lr, args.epochs)
     if args.plot:
         curves = [("relu-altmin fit", [r.seconds for r in result.history],
@@ -884,7 +933,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(fit_p, optional=False)
     fit_p.add_argument("--out", default="network.npz", metavar="PATH",
                        help="the network, an .npz file (default network.npz)")
-    training_options(fit_p, hidden=32, slope=0.0)
+    fit_p.add_argument("--init", metavar="NETWORK",
+                       help="continue from this network (an .npz written by fit); --hidden and "
+                            "--negative-slope default to its own")
+    training_options(fit_p, hidden=FIT_HIDDEN, slope=0.0)
+    # None: not given; cmd_fit takes --init's values, else the defaults above.
+    fit_p.set_defaults(hidden=None, negative_slope=None)
     output_options(fit_p, "save the training MSE per iteration (log scale) as PNG")
     fit_p.set_defaults(run=cmd_fit)
 
@@ -940,7 +994,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     prefix = f"relu-altmin {args.command}: error:"
     try:
-        args.run(args)
+        with warnings.catch_warnings():  # an interrupted run is reported below, in one line
+            warnings.simplefilter("ignore", FitInterrupted)
+            args.run(args)
+    except Interrupted as exc:
+        print(f"relu-altmin {args.command}: interrupted {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except CommandError as exc:
         print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return exc.status

@@ -105,6 +105,7 @@ class _AnalyticReLUBase(BaseEstimator):
         reinit: bool = True,
         random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
+        warm_start: bool = False,
     ) -> None:
         # scikit-learn's convention: store the parameters as given, validate in fit.
         self.hidden = hidden
@@ -117,6 +118,7 @@ class _AnalyticReLUBase(BaseEstimator):
         self.reinit = reinit
         self.random_state = random_state
         self.progress = progress
+        self.warm_start = warm_start
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -126,13 +128,16 @@ class _AnalyticReLUBase(BaseEstimator):
     def _fit_network(self, X: Any, y: Any) -> FitResult:
         """Run :func:`relu_altmin.fit` on validated ``X`` and float targets ``y``.
 
-        Every parameter but ``random_state`` is validated by :func:`relu_altmin.fit`, under
-        the same name, before any work; this wrapper adds no rules of its own.
+        Every parameter but ``random_state`` and ``warm_start`` is validated by
+        :func:`relu_altmin.fit`, under the same name, before any work. An interrupted fit
+        (Ctrl-C) keeps the network trained so far, with ``relu_altmin.fit``'s warning.
         """
+        if not isinstance(self.warm_start, bool):
+            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}")
         result = fit(
             X, y, self.hidden, negative_slope=self.negative_slope, l2=self.l2, bias=self.bias,
             max_iter=self.max_iter, tol=self.tol, step=self.step, reinit=self.reinit,
-            seed=_seed(self.random_state), progress=self.progress,
+            seed=_seed(self.random_state), progress=self.progress, init=self._warm_network(X),
         )
         self.network_: TwoLayerNet = result.network
         self.loss_ = result.loss
@@ -141,6 +146,17 @@ class _AnalyticReLUBase(BaseEstimator):
         self.stop_reason_ = result.stop_reason
         self.l2_ = result.l2
         return result
+
+    def _warm_network(self, X: Any) -> TwoLayerNet | None:
+        """With ``warm_start=True``, the fitted network to continue from, when it has
+        ``hidden`` units and ``X``'s features, namespace and device; else ``None`` (a fresh
+        start)."""
+        net = getattr(self, "network_", None) if self.warm_start else None
+        if net is None or (net.n_hidden, net.n_features) != (self.hidden, X.shape[1]):
+            return None
+        if array_namespace(net.W) is not array_namespace(X) or device(net.W) != device(X):
+            return None
+        return net
 
     def _outputs(self, X: Any, method: str) -> Any:
         """Network outputs on ``X``, after validation, in the network's namespace and dtype."""
@@ -196,6 +212,11 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         numpy's global one) draws the int seed from that state.
     progress : bool, default False
         Print one line per iteration to stderr.
+    warm_start : bool, default False
+        ``True``: a later ``fit`` continues from the fitted network (``relu_altmin.fit(...,
+        init=network_)``; the output layer is solved again for the new targets) when it has
+        ``hidden`` units and ``X``'s number of features, namespace and device; otherwise it
+        starts afresh. ``random_state`` then seeds only the re-initialised units.
 
     Attributes
     ----------
@@ -209,7 +230,9 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
     n_iter_ : int
         Iterations run (not counting iteration 0).
     stop_reason_ : str
-        ``"critical_point"``, ``"no_progress"`` or ``"max_iter"``.
+        ``"critical_point"``, ``"no_progress"``, ``"max_iter"`` or ``"interrupted"`` (a
+        ``KeyboardInterrupt`` ended the fit: the estimator keeps the network trained so far,
+        with a :class:`relu_altmin.FitInterrupted` warning).
     l2_ : float
         The ridge used (the default when ``l2=None``).
     n_features_in_ : int
@@ -332,6 +355,11 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         ``seed`` unchanged, a ``RandomState`` (or ``None``) draws it.
     progress : bool, default False
         Print one line per iteration to stderr.
+    warm_start : bool, default False
+        ``True``: a later ``fit`` continues from the fitted network (``relu_altmin.fit(...,
+        init=network_)``; the output layer is solved again for the new targets) when it has
+        ``hidden`` units and ``X``'s number of features, namespace and device; otherwise it
+        starts afresh. ``random_state`` then seeds only the re-initialised units.
 
     Attributes
     ----------
@@ -347,7 +375,9 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
     n_iter_ : int
         Iterations run (not counting iteration 0).
     stop_reason_ : str
-        ``"critical_point"``, ``"no_progress"`` or ``"max_iter"``.
+        ``"critical_point"``, ``"no_progress"``, ``"max_iter"`` or ``"interrupted"`` (a
+        ``KeyboardInterrupt`` ended the fit: the estimator keeps the network trained so far,
+        with a :class:`relu_altmin.FitInterrupted` warning).
     l2_ : float
         The ridge used.
     n_features_in_ : int

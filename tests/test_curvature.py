@@ -122,9 +122,12 @@ def test_sampling_changes_the_steps_not_the_acceptance(xp):
             assert after.objective < before.objective
 
 
-@given(st.integers(1, 10**8), st.integers(1, 10**5))
-def test_sample_size_rule(n, unknowns):
+@given(st.integers(1, 10**8), st.integers(1, 10**5), st.one_of(st.none(), st.integers(1, 10**6)))
+def test_sample_size_rule(n, unknowns, limit):
+    capped = curvature_sample(n, unknowns, limit)
     size = curvature_sample(n, unknowns)
+    # Streamed rows cap the sample at one chunk; the rule is otherwise the same.
+    assert capped == (size if size is None or limit is None else min(size, limit))
     wanted = max(-(-n * CURVATURE_FRACTION // 1), CURVATURE_ROWS_PER_UNKNOWN * unknowns)
     if size is None:  # all rows: few rows, or the sample would be more than half of them
         assert n < CURVATURE_MIN_ROWS or 2 * wanted > n

@@ -286,6 +286,7 @@ def test_defaults_mirror_fit():
         params = cls().get_params()
         assert params["hidden"] == 32
         assert params.pop("random_state") is None and fit_defaults["seed"] is None
+        assert params.pop("warm_start") is False  # scikit-learn's parameter, not fit's
         for name in set(params) - {"hidden"}:
             assert params[name] == fit_defaults[name], name
 
@@ -359,6 +360,7 @@ BAD_PARAMS = [
     ("step", "newton", ValueError), ("reinit", "yes", TypeError), ("progress", 1, TypeError),
     ("random_state", -1, ValueError), ("random_state", "seed", TypeError),
     ("random_state", True, TypeError), ("random_state", np.random.default_rng(0), TypeError),
+    ("warm_start", 1, TypeError),
 ]
 
 
