@@ -65,6 +65,9 @@ def test_sample_is_distinct_rows_of_the_data_and_follows_the_seed(xp, prob, size
         assert sample.n == min(size, rows.n)
     again = rows.sample(size, np.random.default_rng(seed))
     assert row_set(*again.in_memory()[0]) == drawn
+    # A sample of n rows is every row, whatever the chunks.
+    whole = rows.sample(rows.n, np.random.default_rng(seed))
+    assert row_set(*whole.in_memory()[0]) == data
 
 
 @pytest.mark.parametrize("kind", [HiddenSystem, MatrixFreeSystem])
@@ -122,8 +125,10 @@ def test_sampling_changes_the_steps_not_the_acceptance(xp):
             assert after.objective < before.objective
 
 
-@given(st.integers(1, 10**8), st.integers(1, 10**5), st.one_of(st.none(), st.integers(1, 10**6)))
-def test_sample_size_rule(n, unknowns, limit):
+@given(st.one_of(st.integers(1, 4 * CURVATURE_MIN_ROWS), st.integers(1, 10**8)), st.data(),
+       st.one_of(st.none(), st.integers(1, 10**6)))
+def test_sample_size_rule(n, data, limit):
+    unknowns = data.draw(st.integers(1, max(1, n // 2)))
     capped = curvature_sample(n, unknowns, limit)
     size = curvature_sample(n, unknowns)
     # Streamed rows cap the sample at one chunk; the rule is otherwise the same.
@@ -132,12 +137,22 @@ def test_sample_size_rule(n, unknowns, limit):
     if size is None:  # all rows: few rows, or the sample would be more than half of them
         assert n < CURVATURE_MIN_ROWS or 2 * wanted > n
     else:
-        assert size == wanted and 2 * size <= n
+        assert size == wanted and 2 * size <= n and n >= CURVATURE_MIN_ROWS
         assert size >= CURVATURE_ROWS_PER_UNKNOWN * unknowns
         assert size >= CURVATURE_FRACTION * n
     # More rows never turn sampling off.
     if size is not None:
         assert curvature_sample(2 * n, unknowns) is not None
+
+
+@pytest.mark.parametrize(("n", "unknowns", "size"), [
+    (CURVATURE_MIN_ROWS - 1, 1, None),  # below the floor
+    (CURVATURE_MIN_ROWS, CURVATURE_MIN_ROWS // 8, CURVATURE_MIN_ROWS // 2),  # half the rows
+    (CURVATURE_MIN_ROWS, CURVATURE_MIN_ROWS // 8 + 1, None),  # more than half
+    (CURVATURE_MIN_ROWS, 1, CURVATURE_MIN_ROWS // 20),  # 5 %
+])
+def test_sample_size_rule_at_its_edges(n, unknowns, size):
+    assert curvature_sample(n, unknowns) == size
 
 
 def test_default_fit_samples_only_long_data(monkeypatch):
