@@ -1,8 +1,9 @@
-"""Masked Gram kernels of the hidden-layer normal equations (docs/design.md §2).
+"""Masked Gram kernels of the hidden-layer normal equations (docs/design.md §2), and the
+fused Gauss-Newton product of the matrix-free solves (docs/method.md, "Matrix-free solves").
 
-Importable on its own by other solvers::
+Importable on their own by other solvers::
 
-    from relu_altmin.kernels import masked_gram
+    from relu_altmin.kernels import gauss_newton_product, masked_gram
 
 This package imports nothing from the rest of :mod:`relu_altmin`.
 """
@@ -14,9 +15,10 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj
 
+from ._gn_reference import gauss_newton_product_reference
 from ._reference import masked_gram_reference
 
-__all__ = ["BACKENDS", "masked_gram"]
+__all__ = ["BACKENDS", "gauss_newton_product", "masked_gram"]
 
 BACKENDS = ("auto", "reference", "numba", "cuda")
 
@@ -184,4 +186,189 @@ def _check_inputs(X: Any, D: Any, coupling: Any | None, out: Any | None, backend
     for name, a in (("X", X), ("D", D)):
         if not bool(xp.all(xp.isfinite(a))):
             raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return xp
+
+
+def gauss_newton_product(
+    Xt: Any, D: Any, V: Any, dW: Any, Hb: Any | None = None, dT: Any | None = None, *,
+    backend: str | None = None,
+) -> tuple[Any, Any | None]:
+    """Gauss-Newton product ``J^T J (dW, dT)`` of a two-layer network with its pattern fixed.
+
+    With the Jacobian ``J (dW, dT) = (D * (Xt dW^T)) V + Hb dT`` of the outputs in the hidden
+    weights (and the output weights), computes ``J^T J`` applied to ``(dW, dT)`` without
+    forming ``J`` or any n x h temporary on the Numba backends::
+
+        U     = (D * (Xt @ dW.T)) @ V + Hb @ dT          (n, k); Hb @ dT only when given
+        out_W = (D * (U @ V.T)).T @ Xt                   (h, d~)
+        out_T = Hb.T @ U                                 (m, k)
+
+    Parameters
+    ----------
+    Xt : array, shape (n, d~)
+        Data (with its column of ones for a hidden bias). Real floating dtype.
+    D : array, shape (n, h)
+        Activation pattern (any real weights). Same namespace, dtype and device as ``Xt``.
+    V : array, shape (h, k)
+        Output weights.
+    dW : array, shape (h, d~)
+        Direction in the hidden weights.
+    Hb : array, shape (n, m), optional
+        Output-layer features (``[H, 1]`` in the joint step). Give it with ``dT`` or not at all.
+    dT : array, shape (m, k), optional
+        Direction in the output weights.
+    backend : {None, "auto", "reference", "numba", "cuda"}
+        ``None`` or ``"auto"`` dispatches on the array type like :func:`masked_gram`: NumPy
+        float32/float64 arrays go to the Numba CPU kernel, arrays exposing
+        ``__cuda_array_interface__`` to the Numba CUDA kernel (the reference where
+        numba-cuda cannot run), anything else to the array-API reference. Naming a backend
+        forces it; one that cannot run here or cannot take these arrays raises, it is never
+        replaced by another.
+
+    Returns
+    -------
+    out_W : array, shape (h, d~)
+        ``(D * (U V^T))^T Xt``, in the namespace, dtype and device of ``Xt``.
+    out_T : array, shape (m, k), or None
+        ``Hb^T U``; ``None`` when ``Hb`` and ``dT`` are not given.
+
+    Raises
+    ------
+    TypeError
+        Non-array input, mixed namespaces, non-real-floating or mixed dtypes, or arrays the
+        requested ``backend`` cannot take (the message names the argument).
+    ValueError
+        Shapes that do not match (named), mixed devices, only one of ``Hb`` and ``dT``, or an
+        unknown ``backend``.
+    RuntimeError
+        ``backend="cuda"`` where Numba CUDA cannot run.
+
+    Notes
+    -----
+    Cost: about ``4 n h (d~ + k) + 4 n m k`` flops. The CPU kernel runs one row at a time with
+    three length-h work vectors, in row blocks that depend on ``n`` only (in parallel over
+    blocks, each into its own partial sums, added in block order afterwards), so its result
+    does not depend on the number of Numba threads. It computes in the input dtype, with
+    fused multiply-adds and no ``fastmath``. Non-finite values are not rejected: no row is
+    skipped, so they propagate as in the formulas.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu_altmin.kernels import gauss_newton_product
+    >>> Xt = np.array([[1.0, 1.0], [2.0, 1.0]])
+    >>> D = np.array([[1.0, 0.0], [1.0, 1.0]])
+    >>> V = np.array([[1.0], [2.0]])
+    >>> dW = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> out_W, out_T = gauss_newton_product(Xt, D, V, dW)
+    >>> out_W
+    array([[ 9.,  5.],
+           [16.,  8.]])
+    >>> out_T is None
+    True
+    """
+    arrays, xp = _check_product_inputs(Xt, D, V, dW, Hb, dT, backend)
+    chosen = _product_backend(arrays, "auto" if backend is None else backend, xp)
+    if chosen == "numba":
+        from ._gn_numba_cpu import gauss_newton_product_numpy
+
+        return gauss_newton_product_numpy(Xt, D, V, dW, Hb, dT)
+    if chosen == "cuda":
+        from ._gn_numba_cuda import gauss_newton_product_cuda
+
+        return gauss_newton_product_cuda(Xt, D, V, dW, Hb, dT, xp)
+    return gauss_newton_product_reference(Xt, D, V, dW, Hb, dT)
+
+
+def _product_backend(arrays: dict[str, Any], backend: str, xp: Any) -> str:
+    """The backend that runs for :func:`gauss_newton_product`: ``backend`` itself, checked,
+    or what "auto" picks for the arrays' type."""
+    dtype = arrays["Xt"].dtype
+    kernel_dtype = dtype in (xp.float32, xp.float64)
+    if backend == "auto":
+        if kernel_dtype and all(_on_cuda(a) for a in arrays.values()):
+            # Without numba-cuda the array-API reference still runs on the caller's device.
+            return "cuda" if _cuda_available() else "reference"
+        if kernel_dtype and all(isinstance(a, np.ndarray) for a in arrays.values()):
+            return "numba"
+        return "reference"
+    if backend == "reference":
+        return backend
+    if not kernel_dtype:
+        raise TypeError(f"backend={backend!r} needs float32 or float64 arrays, got {dtype}")
+    for name, a in arrays.items():
+        if backend == "numba" and not isinstance(a, np.ndarray):
+            raise TypeError(f"backend='numba' needs NumPy arrays, but {name} is "
+                            f"{type(a).__name__}")
+        if backend == "cuda" and not _on_cuda(a):
+            raise TypeError(
+                f"backend='cuda' needs arrays exposing __cuda_array_interface__ (CuPy, PyTorch "
+                f"CUDA), but {name} is {type(a).__name__}"
+            )
+    if backend == "cuda" and not _cuda_available():
+        raise RuntimeError(
+            "backend='cuda' was requested but Numba CUDA cannot run here (numba-cuda missing "
+            "or no usable GPU)"
+        )
+    return backend
+
+
+def _check_product_inputs(Xt: Any, D: Any, V: Any, dW: Any, Hb: Any | None, dT: Any | None,
+                          backend: str | None) -> tuple[dict[str, Any], Any]:
+    """Validate :func:`gauss_newton_product`'s arguments; return them by name (``Hb`` and
+    ``dT`` only when given) and their array namespace.
+
+    Plain NumPy arrays take a shorter path (the product is called once per CG iteration, and
+    the general checks cost as much as the whole kernel at a few hundred rows)."""
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
+    if (Hb is None) != (dT is None):
+        raise ValueError("Hb and dT must be given together (the joint step) or both be None")
+    arrays = {"Xt": Xt, "D": D, "V": V, "dW": dW}
+    if Hb is not None:
+        arrays.update(Hb=Hb, dT=dT)
+    if all(type(a) is np.ndarray for a in arrays.values()):
+        xp = _numpy_namespace()
+        for name, a in arrays.items():
+            if a.dtype.kind != "f":
+                raise TypeError(f"{name} must have a real floating dtype, got {a.dtype}")
+    else:
+        for name, a in arrays.items():
+            if not is_array_api_obj(a):
+                raise TypeError(f"{name} must be an array, got {type(a).__name__}")
+        try:
+            xp = array_namespace(*arrays.values())
+        except TypeError as exc:
+            raise TypeError(f"Xt, D, V, dW, Hb and dT must share one array namespace: {exc}"
+                            ) from None
+        for name, a in arrays.items():
+            if not xp.isdtype(a.dtype, "real floating"):
+                raise TypeError(f"{name} must have a real floating dtype, got {a.dtype}")
+            if device(a) != device(Xt):
+                raise ValueError(f"{name} is on device {device(a)} but Xt is on {device(Xt)}")
+    for name, a in arrays.items():
+        if a.dtype != Xt.dtype:
+            raise TypeError(f"{name} has dtype {a.dtype} but Xt has {Xt.dtype}; they must match")
+    if Xt.ndim != 2:
+        raise ValueError(f"Xt must be 2-D (n, d~), got shape {tuple(Xt.shape)}")
+    n, dt = Xt.shape
+    if D.ndim != 2 or D.shape[0] != n:
+        raise ValueError(f"D must be 2-D (n, h) with n = {n} rows, got {tuple(D.shape)}")
+    h = D.shape[1]
+    if V.ndim != 2 or V.shape[0] != h:
+        raise ValueError(f"V must be 2-D (h, k) with h = {h} rows, got {tuple(V.shape)}")
+    k = V.shape[1]
+    if tuple(dW.shape) != (h, dt):
+        raise ValueError(f"dW must have shape ({h}, {dt}), got {tuple(dW.shape)}")
+    if Hb is not None and dT is not None:  # both or neither, checked above
+        if Hb.ndim != 2 or Hb.shape[0] != n:
+            raise ValueError(f"Hb must be 2-D (n, m) with n = {n} rows, got {tuple(Hb.shape)}")
+        if tuple(dT.shape) != (Hb.shape[1], k):
+            raise ValueError(f"dT must have shape ({Hb.shape[1]}, {k}), got {tuple(dT.shape)}")
+    return arrays, xp
+
+
+def _numpy_namespace() -> Any:
+    from array_api_compat import numpy as xp
+
     return xp
