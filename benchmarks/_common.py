@@ -6,6 +6,7 @@ import datetime
 import importlib.metadata
 import json
 import math
+import multiprocessing
 import os
 import platform
 import time
@@ -81,7 +82,10 @@ def run_jobs(jobs: list[tuple[Callable[..., dict], tuple]], workers: int,
     """
     t0 = time.perf_counter()
     runs = []
-    with ProcessPoolExecutor(workers, initializer=one_thread) as pool:
+    # Spawned, not forked: a fork of a process whose Numba kernels have run on GNU OpenMP
+    # aborts in the child ("fork() called from a process already using GNU OpenMP").
+    with ProcessPoolExecutor(workers, initializer=one_thread,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         for i, run in enumerate(pool.map(_call, jobs), 1):
             runs.append(run)
             print(f"[{i}/{len(jobs)}] {describe(run)}", flush=True)

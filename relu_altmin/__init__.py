@@ -8,6 +8,7 @@ from ._data import load_diabetes
 from ._fit import DEFAULT_L2_FACTOR, FitInterrupted, FitResult, IterationRecord, fit
 from ._model import TwoLayerNet, critical_point_residuals
 from ._rows import Chunks
+from ._standardize import Standardization
 
 __all__ = [
     "DEFAULT_L2_FACTOR",
@@ -15,6 +16,7 @@ __all__ = [
     "FitInterrupted",
     "FitResult",
     "IterationRecord",
+    "Standardization",
     "TwoLayerNet",
     "baselines",
     "critical_point_residuals",

@@ -28,6 +28,7 @@ from ._policy import (
 )
 from ._problem import TrainingProblem
 from ._rows import Chunks, make_rows
+from ._standardize import Standardization
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
 from ._threads import resolve_n_jobs, thread_limits
@@ -70,9 +71,10 @@ class IterationRecord:
     ----------
     iteration : int
     loss : float
-        Training MSE ``(1/n)||Y - F||^2`` after the iteration.
+        Training MSE ``(1/n)||Y - F||^2`` after the iteration, in raw units of ``y``.
     objective : float
-        The penalised loss ``L`` the alternation minimises; it never increases.
+        The penalised loss ``L`` the alternation minimises; it never increases. With
+        ``standardize=True`` that of the standardised problem (standardised ``y``).
     seconds : float
         Wall time since ``fit`` started.
     step : float
@@ -124,7 +126,8 @@ class FitResult:
         The trained network, in the caller's namespace, device and dtype: the state of the
         lowest objective the fit reached (the last one unless units were re-initialised).
     loss : float
-        Training MSE of ``network``.
+        Training MSE of ``network``, in raw units of ``y`` (with ``standardize=True`` too: the
+        standardised MSE times ``y_scale^2``, per output).
     history : tuple of IterationRecord
         One record per iteration, starting with iteration 0.
     converged : bool
@@ -138,10 +141,14 @@ class FitResult:
         the fit: a :class:`FitInterrupted` warning is issued and the result holds the last
         accepted state and the iterations completed before it).
     l2 : float
-        The ridge ``lambda`` used (the default when ``l2=None`` was passed).
+        The ridge ``lambda`` used (the default when ``l2=None`` was passed); with
+        ``standardize=True`` it acts in the standardised coordinates.
     residuals : dict
         Relative gradient norms of ``network`` (see :func:`critical_point_residuals`), computed in
-        float64 before the network is cast to the caller's dtype.
+        float64 before the network is cast to the caller's dtype; with ``standardize=True``
+        those of the problem the fit solved, in standardised coordinates (check them with
+        ``critical_point_residuals(s.standardized_network(network), s.inputs(X),
+        s.targets(y), l2=l2)``, ``s = standardization``).
     solver : str
         The hidden-step solver that ran, ``"dense"`` or ``"cg"`` (what ``"auto"`` chose).
     """
@@ -154,6 +161,8 @@ class FitResult:
     l2: float
     residuals: dict[str, float]
     solver: str = "dense"
+    #: The maps the fit standardised with (``standardize=True``), else ``None``.
+    standardization: Standardization | None = None
 
     @property
     def n_iter(self) -> int:
@@ -165,6 +174,7 @@ def fit(
     X: Any | Chunks, y: Any | None, hidden: int, *,
     negative_slope: float = 0.0,
     l2: float | None = None,
+    standardize: bool = True,
     bias: bool = True,
     max_iter: int = 100,
     tol: float = 1e-8,
@@ -206,10 +216,30 @@ def fit(
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
     l2 : float or None, default None
-        Ridge ``lambda`` on ``W``, ``b`` and ``V``. ``None`` uses
-        ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``), which is
-        negligible for standardised features; on raw features of very different scales it is
-        not (``docs/method.md``, "Defaults"): standardise ``X`` first.
+        Ridge ``lambda`` on ``W``, ``b`` and ``V``, acting in the coordinates the fit runs in
+        (standardised ones with ``standardize=True``, glmnet's convention). ``None`` uses
+        ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``, standardised
+        with ``standardize=True``: about ``1e-8``), which is negligible for standardised
+        features; on raw features of very different scales it is not (``docs/method.md``,
+        "Defaults").
+    standardize : bool, default True
+        Fit in standardised coordinates and return the network folded back to raw units
+        (glmnet's convention; ``docs/method.md``, "Standardisation"): the columns of ``X``
+        are centred and scaled to unit standard deviation (``1/n``) and so is every output of
+        ``y``, with means and spreads from one pass over the rows (merged chunk moments,
+        accurate for large offsets), and every pass maps its chunk, so streamed data is never
+        copied whole (rows in memory are mapped once, in the float64 copy the fit holds
+        anyway). Constant columns (standard deviation at most ``1e-10 |mean|``) are centred
+        but not scaled. The returned network takes raw inputs and returns raw outputs
+        (``FitResult.standardization`` holds the maps), ``FitResult.loss`` and the history's
+        ``loss`` are the MSE in raw units, while ``l2``, the history's ``objective`` and the
+        residuals (which are dimensionless) belong to the standardised problem. ``init`` is
+        taken in raw units and mapped in. ``bias=False``: no centring (nothing could absorb
+        it), columns scaled by their root mean square. ``train_output=False``: ``y`` is left
+        alone (the known output layer is in raw units); ``X`` is standardised. ``skip=True``:
+        the skip connection is the identity of the standardised features, folded as
+        ``W + I = (W_s + I) / x_scale``. ``False``: the data as given, exactly the fit of
+        earlier versions.
     bias : bool, default True
         Hidden bias ``b`` and output bias ``c``; ``False`` drops both.
     max_iter : int, default 100
@@ -317,7 +347,7 @@ def fit(
     hidden = check_int(hidden, "hidden", 1)
     slope = check_slope(negative_slope)
     for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
-                       ("reinit", reinit), ("progress", progress)):
+                       ("reinit", reinit), ("progress", progress), ("standardize", standardize)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     max_iter = check_int(max_iter, "max_iter", 0)
@@ -347,10 +377,19 @@ def fit(
         rows.template, caller_xp, init, hidden, d, k, bias, skip, rng, train_output,
         output_weights, rows.y_ndim == 1))
     rows.scan()
+    scaling = loss_weights = None
+    if standardize:
+        scaling = Standardization.from_stats(rows.stats, bias, train_output)
+        rows = rows.standardized(*scaling.augmented(bias))
+        if init is not None:  # in raw units: map it in (the default start is drawn in place)
+            Wt = scaling.hidden_to_standardized(
+                Wt, identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None,
+                bias)
+        loss_weights = scaling.y_scale * scaling.y_scale
     n = rows.n
     lam = l2 if l2 is not None else (
         DEFAULT_L2_FACTOR * (rows.stats.x_squares + n * int(bias)) / (n * rows.dt))
-    problem = TrainingProblem(rows, slope, lam, train_output)
+    problem = TrainingProblem(rows, slope, lam, train_output, loss_weights)
     joint = step == "joint" and train_output
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
@@ -363,6 +402,8 @@ def fit(
     certify = problem.nonsmooth_residual if rows.in_memory() is not None else None
 
     def network(params: Params) -> TwoLayerNet:
+        if scaling is not None:
+            params = scaling.to_raw(params)
         return _network(params, d, slope, skip, rows.dtype, rows.y_ndim, xp, rows.to_caller)
 
     # One pass over the rows, plus the dense factorisation: what threads could share.
@@ -377,9 +418,10 @@ def fit(
                       "iterations; returning the network trained so far",
                       FitInterrupted, stacklevel=2)
     return FitResult(
-        network=network(params), loss=state.loss, history=tuple(history),
+        network=network(params), loss=state.reported_loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
-        residuals=problem.residuals(params, state), solver=solver)
+        residuals=problem.residuals(params, state), solver=solver,
+        standardization=None if scaling is None else scaling.map(rows.to_caller))
 
 
 def _alternate(
@@ -400,7 +442,7 @@ def _alternate(
 
     def record(iteration: int, fraction: float = 0.0, flips: int = 0, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
-        return make_record(problem.residuals(params, state), state.loss, state.objective,
+        return make_record(problem.residuals(params, state), state.reported_loss, state.objective,
                            problem.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit)
@@ -441,7 +483,7 @@ def _alternate(
     params, state = policy.final(params, state)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
-              f"loss {state.loss:.6e}", file=sys.stderr)
+              f"loss {state.reported_loss:.6e}", file=sys.stderr)
     return params, state, history, stop_reason
 
 

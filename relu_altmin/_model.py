@@ -122,6 +122,180 @@ class TwoLayerNet:
         F = forward(augment(X, params.bias, xp), params, self.negative_slope, xp).F
         return F[:, 0] if self.V.ndim == 1 else F
 
+    @staticmethod
+    def _import_torch() -> Any:
+        """The ``torch`` module, or an ``ImportError`` saying how to install it."""
+        try:
+            import torch
+        except ImportError as error:
+            raise ImportError("TwoLayerNet.to_torch and TwoLayerNet.from_torch need PyTorch: "
+                              "pip install torch") from error
+        return torch
+
+    def to_torch(self) -> Any:
+        """The network as a PyTorch module computing the same function.
+
+        Returns ``torch.nn.Sequential(Linear(d, h), act, Linear(h, k))`` with ``act``
+        ``torch.nn.ReLU()`` when ``negative_slope`` is 0, else
+        ``torch.nn.LeakyReLU(negative_slope)``. A skip connection is folded into the first
+        layer's weight (``W + I``); a network without ``b`` (``c``) gets a first (second) layer
+        with ``bias=False``; a 1-D ``V`` gives ``Linear(h, 1)``, whose outputs have shape
+        ``(n, 1)`` where :meth:`predict` returns ``(n,)``. The module's outputs equal
+        :meth:`predict`'s to rounding (the sums are taken in another order).
+
+        The parameters are copies. A network holding torch tensors gives a module on their
+        device and in their dtype; any other arrays (NumPy, array-api-strict, CuPy, Dask) give
+        a module on the CPU in the same dtype.
+
+        Returns
+        -------
+        torch.nn.Sequential
+
+        Raises
+        ------
+        ImportError
+            PyTorch is not installed.
+
+        See Also
+        --------
+        from_torch : the inverse.
+        """
+        torch = self._import_torch()
+        import numpy as np
+        from array_api_compat import is_cupy_array, is_dask_array
+
+        def tensor(a: Any) -> Any:  # copied into the parameters below
+            if isinstance(a, torch.Tensor):
+                return a.detach()
+            if is_dask_array(a):
+                a = a.compute()
+            if is_cupy_array(a):
+                a = a.get()
+            host = a if isinstance(a, (np.ndarray, np.generic)) else np.from_dlpack(a)
+            # A writable copy in native byte order, which torch.from_numpy needs.
+            return torch.from_numpy(np.array(host, dtype=host.dtype.newbyteorder("="),
+                                             copy=True))
+
+        W, V = tensor(self.W), tensor(self.V)
+        if self.skip:
+            W = W + torch.eye(self.n_hidden, dtype=W.dtype, device=W.device)
+        V = V[:, None] if V.ndim == 1 else V
+        h, d, k = self.n_hidden, self.n_features, int(V.shape[1])
+        kwargs = {"dtype": W.dtype, "device": W.device}
+        # skip_init: no random initialisation (which would draw from torch's global generator).
+        first = torch.nn.utils.skip_init(torch.nn.Linear, d, h, bias=self.b is not None,
+                                         **kwargs)
+        second = torch.nn.utils.skip_init(torch.nn.Linear, h, k, bias=self.c is not None,
+                                          **kwargs)
+        with torch.no_grad():
+            first.weight.copy_(W)
+            second.weight.copy_(V.T)
+            if self.b is not None:
+                first.bias.copy_(tensor(self.b))
+            if self.c is not None:
+                second.bias.copy_(torch.reshape(tensor(self.c), (k,)))
+        slope = self.negative_slope
+        act = torch.nn.ReLU() if slope == 0 else torch.nn.LeakyReLU(slope)
+        return torch.nn.Sequential(first, act, second)
+
+    @classmethod
+    def from_torch(cls, module: Any, /, *, skip: bool = False,
+                   one_d: bool = False) -> TwoLayerNet:
+        """The network of a PyTorch module shaped like :meth:`to_torch`'s output.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential
+            Exactly ``(torch.nn.Linear(d, h), act, torch.nn.Linear(h, k))`` with ``act`` a
+            ``torch.nn.ReLU`` (slope 0) or a ``torch.nn.LeakyReLU`` whose ``negative_slope``
+            is in [0, 1); either layer may lack a bias. Both layers' parameters must share
+            one real floating dtype and one device.
+        skip : bool, default False
+            Return a network with a skip connection: ``W`` is the first layer's weight minus
+            the identity (needs ``h == d``). It computes the module's function to rounding.
+        one_d : bool, default False
+            Return a 1-D ``V`` (and a 0-D ``c``), whose :meth:`predict` returns 1-D outputs;
+            needs ``k == 1``.
+
+        Returns
+        -------
+        TwoLayerNet
+            Holding torch tensors on the module's device and in its dtype: detached copies,
+            so training either afterwards leaves the other alone.
+
+        Raises
+        ------
+        ImportError
+            PyTorch is not installed.
+        TypeError
+            ``module`` is not a ``torch.nn.Sequential``, a layer has the wrong type, or the
+            parameters' dtypes differ or are not real floating; ``skip`` or ``one_d`` is not a
+            bool.
+        ValueError
+            The layers' number or sizes do not fit (or do not fit ``skip`` or ``one_d``), the
+            slope is outside [0, 1), or the parameters are not finite or not on one device.
+        """
+        torch = cls._import_torch()
+        for name, flag in (("skip", skip), ("one_d", one_d)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+        nn = torch.nn
+        if not isinstance(module, nn.Sequential):
+            raise TypeError("module must be a torch.nn.Sequential(Linear, ReLU or LeakyReLU, "
+                            f"Linear), got {type(module).__name__}")
+        layers = list(module)
+        if len(layers) != 3:
+            raise ValueError("module must have 3 layers (Linear, ReLU or LeakyReLU, Linear), "
+                             f"got {len(layers)}: "
+                             f"{', '.join(type(layer).__name__ for layer in layers)}")
+        first, act, second = layers
+        for index, layer in ((0, first), (2, second)):
+            if type(layer) is not nn.Linear:
+                raise TypeError(f"layer {index} of module must be a torch.nn.Linear, got "
+                                f"{type(layer).__name__}")
+        if type(act) is nn.ReLU:
+            slope = 0.0
+        elif type(act) is nn.LeakyReLU:
+            slope = float(act.negative_slope)
+            if not 0.0 <= slope < 1.0:
+                raise ValueError(f"layer 1 of module is a LeakyReLU with negative_slope {slope}; "
+                                 "it must be in [0, 1)")
+        else:
+            raise TypeError("layer 1 of module must be a torch.nn.ReLU or torch.nn.LeakyReLU, "
+                            f"got {type(act).__name__}")
+        if second.in_features != first.out_features:
+            raise ValueError(f"layer 2 of module takes {second.in_features} inputs but layer 0 "
+                             f"has {first.out_features} outputs")
+        if one_d and second.out_features != 1:
+            raise ValueError(f"one_d=True needs a single output, but layer 2 of module has "
+                             f"{second.out_features}")
+        params = {"layer 0 weight": first.weight, "layer 0 bias": first.bias,
+                  "layer 2 weight": second.weight, "layer 2 bias": second.bias}
+        present = {name: p for name, p in params.items() if p is not None}
+        for name, p in present.items():
+            if not p.is_floating_point():
+                raise TypeError(f"module's {name} must have a real floating dtype, got {p.dtype}")
+            if p.dtype != first.weight.dtype:
+                raise TypeError(f"module's {name} has dtype {p.dtype} but its layer 0 weight "
+                                f"has {first.weight.dtype}; they must match")
+            if p.device != first.weight.device:
+                raise ValueError(f"module's {name} is on device {p.device} but its layer 0 "
+                                 f"weight is on {first.weight.device}")
+            if not bool(torch.isfinite(p).all()):
+                raise ValueError(f"module's {name} contains NaN or inf")
+        W, Vt = first.weight.detach().clone(), second.weight.detach().clone()
+        b, c = (None if p is None else p.detach().clone() for p in (first.bias, second.bias))
+        if skip:
+            if W.shape[0] != W.shape[1]:
+                raise ValueError("skip=True needs as many hidden units as features; layer 0 "
+                                 f"of module is Linear({W.shape[1]}, {W.shape[0]})")
+            W = W - torch.eye(W.shape[0], dtype=W.dtype, device=W.device)
+        V = Vt.T.contiguous()
+        if one_d:
+            V = V[:, 0]
+            c = None if c is None else torch.reshape(c, ())
+        return cls(W, b, V, c, negative_slope=slope, skip=skip)
+
     def __repr__(self) -> str:
         return (f"TwoLayerNet(n_features={self.n_features}, n_hidden={self.n_hidden}, "
                 f"n_outputs={self.n_outputs}, negative_slope={self.negative_slope}, "
@@ -258,9 +432,11 @@ def scale_gradients(gWt: Any, gV: Any, gc: Any | None, params: Params, l2: float
 
 
 def state_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
-               previous: Any | None) -> tuple[Any, ...]:
+               previous: Any | None, loss_weights: Any | None = None) -> tuple[Any, ...]:
     """One chunk's :func:`error_sums` at ``params``, and the count of pattern entries that differ
-    from those of the hidden weights ``previous`` (0 when ``None``)."""
+    from those of the hidden weights ``previous`` (0 when ``None``); with ``loss_weights``
+    (one per output, shape (k,)) also ``sum_i sum_j w_j E_ij^2`` (the squared error in raw
+    units of a standardised fit, ``w = y_scale^2``)."""
     xp = array_namespace(Xt, Y)
     fw = forward(Xt, params, negative_slope, xp)
     flips = 0
@@ -268,7 +444,10 @@ def state_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
         before = activation_pattern(pre_activations(Xt, params.replace(Wt=previous)),
                                     negative_slope, xp)
         flips = xp.sum(xp.astype(before != fw.D, xp.int64))
-    return (*error_sums(Xt, Y, params, fw), flips)
+    if loss_weights is None:
+        return (*error_sums(Xt, Y, params, fw), flips)
+    E = fw.F - Y
+    return (*error_sums(Xt, Y, params, fw), flips, xp.sum((E * E) * loss_weights))
 
 
 @dataclass(frozen=True)
@@ -280,15 +459,23 @@ class Evaluation:
     grad: Gradients
     h_norm: float  # ||H||
     flips: int  # pattern entries changed from the ``previous`` weights
+    #: Training MSE in raw units of ``y`` when the fit is standardised (``loss`` is then that
+    #: of the standardised targets), else ``None``.
+    raw_loss: float | None = None
+
+    @property
+    def reported_loss(self) -> float:
+        """The training MSE in the caller's units (``FitResult.loss``, the history's)."""
+        return self.loss if self.raw_loss is None else self.raw_loss
 
     @staticmethod
     def from_sums(sums: tuple[Any, ...], params: Params, l2: float, n: int,
                   xp: Any) -> Evaluation:
-        sse, gWt, gV, gc, h_sq, flips = sums
+        sse, gWt, gV, gc, h_sq, flips, *weighted = sums
         loss = float(sse) / n
         return Evaluation(loss, objective_from(loss, params, l2, xp),
                           scale_gradients(gWt, gV, gc, params, l2, n), math.sqrt(float(h_sq)),
-                          int(flips))
+                          int(flips), float(weighted[0]) / n if weighted else None)
 
 
 def relative_residuals(

@@ -15,12 +15,15 @@ from ._systems import output_solve, output_sums
 
 @dataclass(frozen=True)
 class TrainingProblem:
-    """Rows, negative slope, ridge ``lam`` and ``train_output`` of one fit."""
+    """Rows, negative slope, ridge ``lam`` and ``train_output`` of one fit; ``loss_weights``
+    (``y_scale^2`` per output, for a standardised fit) makes every evaluation also report
+    the training MSE in raw units (``Evaluation.raw_loss``)."""
 
     rows: Rows
     slope: float
     lam: float
     train_output: bool
+    loss_weights: Any | None = None
 
     @property
     def xp(self) -> Any:
@@ -30,7 +33,9 @@ class TrainingProblem:
         """One pass over the rows at ``params``: loss, objective, gradients, and the pattern
         entries flipped since the hidden weights ``previous``."""
         rows = self.rows
-        return Evaluation.from_sums(rows.reduce(state_sums, params, self.slope, previous),
+        extra = () if self.loss_weights is None else (self.loss_weights,)
+        return Evaluation.from_sums(rows.reduce(state_sums, params, self.slope, previous,
+                                                *extra),
                                     params, self.lam, rows.n, rows.xp)
 
     def output_solved(self, params: Params) -> Params:

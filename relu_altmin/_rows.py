@@ -73,6 +73,46 @@ class Chunks:
         return iter(self.source() if callable(self.source) else self.source)
 
 
+@dataclass(frozen=True)
+class Moments:
+    """Row count, column means and column sums of squared deviations from the mean (``M2``)
+    of a block of rows.
+
+    ``+`` merges two blocks' moments exactly as Chan, Golub and LeVeque's parallel update
+    (``delta = mean_b - mean_a``, ``M2 = M2_a + M2_b + delta^2 n_a n_b / n``), so chunk results
+    can be added by :func:`add` (and Dask's tree of additions) in any grouping. Each chunk's
+    ``M2`` is summed around that chunk's own mean (two passes over the chunk in memory), so
+    no sum of raw squares is ever differenced: the variance of columns with a large common
+    offset (``1e6`` plus unit noise) keeps its digits, where ``sum x^2 - n mean^2`` would lose
+    them all."""
+
+    count: int
+    mean: Any  # (columns,), float64
+    m2: Any  # (columns,), sum of (x - mean)^2
+
+    @staticmethod
+    def of(A: Any) -> Moments:
+        """The moments of the rows of the 2-D float64 array ``A``."""
+        xp = array_namespace(A)
+        n = int(A.shape[0])
+        if not n:  # an empty block (a Dask block of no rows): nothing to merge
+            zeros = xp.zeros(A.shape[1], dtype=A.dtype, device=device(A))
+            return Moments(0, zeros, zeros)
+        mean = xp.sum(A, axis=0) / n
+        deviations = A - mean
+        return Moments(n, mean, xp.sum(deviations * deviations, axis=0))
+
+    def __add__(self, other: Moments) -> Moments:
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        return Moments(n, self.mean + delta * (other.count / n),
+                       self.m2 + other.m2 + (delta * delta) * (self.count * other.count / n))
+
+
 @dataclass
 class Stats:
     """Sums over all rows read once before training: sizes and scales of the data."""
@@ -80,6 +120,8 @@ class Stats:
     n: int
     x_squares: float  # sum of X**2 (without the bias column)
     y_squares: float  # sum of Y**2
+    x_moments: Moments | None = None  # column means and M2 of X (per feature)
+    y_moments: Moments | None = None  # ... of Y (per output)
 
 
 class Rows:
@@ -139,15 +181,25 @@ class Rows:
         return stacked.rows(self)
 
     def scan(self) -> None:
-        """Read every chunk once: count rows, reject NaN or inf, sum squares (:attr:`stats`)."""
-        n, x_sq, y_sq, bad_x, bad_y = self.reduce(_scan_sums, self.d)
+        """Read every chunk once: count rows, reject NaN or inf, sum squares and find the
+        column means and spreads (:attr:`stats`, :class:`Moments`)."""
+        n, x_sq, y_sq, bad_x, bad_y, x_moments, y_moments = self.reduce(_scan_sums, self.d)
         if int(bad_x):
             raise ValueError("X contains NaN or inf")
         if int(bad_y):
             raise ValueError("y contains NaN or inf")
         if int(n) < 1:
             raise ValueError("X must have at least one row (sample), got 0")
-        self.stats = Stats(int(n), float(x_sq), float(y_sq))
+        self.stats = Stats(int(n), float(x_sq), float(y_sq), x_moments, y_moments)
+
+    def standardized(self, x_shift: Any, x_scale: Any, y_shift: Any, y_scale: Any) -> Rows:
+        """These rows in the coordinates ``Xt_s = (Xt - x_shift) / x_scale`` and
+        ``Y_s = (Y - y_shift) / y_scale`` (float64 vectors of :attr:`xp` of lengths ``dt``
+        and ``k``; the bias column's entries are 0 and 1), after :meth:`scan`.
+
+        Streamed rows map each chunk inside every pass (the data is never copied whole, so
+        memory stays flat); rows in memory are mapped once (:class:`_InMemoryRows`)."""
+        return _MappedRows(self, x_shift, x_scale, y_shift, y_scale)
 
 
 def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -> Rows:
@@ -231,14 +283,83 @@ def _taken(Xt: Any, Y: Any, indices: np.ndarray) -> _Stacked:
 
 
 def _scan_sums(Xt: Any, Y: Any, d: int) -> tuple[Any, ...]:
-    """Rows, ``sum X^2``, ``sum Y^2`` and counts of non-finite entries of one chunk."""
+    """Rows, ``sum X^2``, ``sum Y^2``, counts of non-finite entries, and the column
+    :class:`Moments` of ``X`` and ``Y`` of one chunk."""
     xp = array_namespace(Xt, Y)
 
-    def bad(a: Any) -> Any:
-        return xp.sum(xp.astype(~xp.isfinite(a), xp.int64))
+    def bad(finite: Any) -> Any:
+        return xp.sum(xp.astype(~finite, xp.int64))
+
+    def moments(a: Any, finite: Any) -> Moments:
+        # Non-finite entries (rejected by scan) are read as 0: no inf - inf warnings.
+        return Moments.of(xp.where(finite, a, xp.zeros_like(a)))
 
     X = Xt[:, :d]
-    return Xt.shape[0], xp.sum(X * X), xp.sum(Y * Y), bad(X), bad(Y)
+    finite_x, finite_y = xp.isfinite(X), xp.isfinite(Y)
+    return (Xt.shape[0], xp.sum(X * X), xp.sum(Y * Y), bad(finite_x), bad(finite_y),
+            moments(X, finite_x), moments(Y, finite_y))
+
+
+def _mapped(Xt: Any, Y: Any, fn: Callable[..., Any], maps: tuple[Any, ...],
+            args: tuple[Any, ...]) -> Any:
+    """``fn`` on one chunk mapped to standardised coordinates (:meth:`Rows.standardized`)."""
+    x_shift, x_scale, y_shift, y_scale = maps
+    return fn((Xt - x_shift) / x_scale, (Y - y_shift) / y_scale, *args)
+
+
+def _mapped_moments(moments: Moments, shift: Any, scale: Any) -> Moments:
+    """The moments of ``(A - shift) / scale`` from those of ``A``."""
+    return Moments(moments.count, (moments.mean - shift) / scale, moments.m2 / (scale * scale))
+
+
+def _sum_squares(moments: Moments, xp: Any) -> float:
+    """``sum A^2`` over all entries from the column moments of ``A``."""
+    return float(xp.sum(moments.m2 + moments.count * (moments.mean * moments.mean)))
+
+
+def _mapped_stats(stats: Stats, d: int, maps: tuple[Any, ...]) -> Stats:
+    """The :class:`Stats` of rows mapped by ``maps`` (:meth:`Rows.standardized`), from the
+    moments of the unmapped rows: no pass over the rows, and the same formula whether the
+    rows are in memory or streamed."""
+    x_shift, x_scale, y_shift, y_scale = maps
+    assert stats.x_moments is not None and stats.y_moments is not None
+    xp = array_namespace(x_scale)
+    x_moments = _mapped_moments(stats.x_moments, x_shift[:d], x_scale[:d])
+    y_moments = _mapped_moments(stats.y_moments, y_shift, y_scale)
+    return Stats(stats.n, _sum_squares(x_moments, xp), _sum_squares(y_moments, xp),
+                 x_moments, y_moments)
+
+
+class _MappedRows(Rows):
+    """Rows read through an affine map of every chunk (:meth:`Rows.standardized`): each
+    pass maps the chunk it reads, on the worker for Dask, before ``fn`` sees it."""
+
+    def __init__(self, inner: Rows, x_shift: Any, x_scale: Any, y_shift: Any,
+                 y_scale: Any) -> None:
+        self.inner = inner
+        self.xp, self.d, self.k, self.bias = inner.xp, inner.d, inner.k, inner.bias
+        self.dtype, self.y_ndim, self.template = inner.dtype, inner.y_ndim, inner.template
+        self.maps = (x_shift, x_scale, y_shift, y_scale)
+        self.stats = _mapped_stats(inner.stats, inner.d, self.maps)
+
+    @property
+    def chunk_limit(self) -> int | None:
+        return self.inner.chunk_limit
+
+    def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.inner.reduce(_mapped, fn, self.maps, args)
+
+    def to_working(self, a: Any) -> Any:
+        return self.inner.to_working(a)
+
+    def to_caller(self, a: Any) -> Any:
+        return self.inner.to_caller(a)
+
+    def sample(self, size: int, rng: np.random.Generator) -> Rows:
+        return self.inner.sample(size, rng).standardized(*self.maps)
+
+    def scan(self) -> None:
+        pass  # the stats are mapped from the inner rows' scan
 
 
 class _InMemoryRows(Rows):
@@ -249,8 +370,11 @@ class _InMemoryRows(Rows):
         self.d, self.k = Xt.shape[1] - int(bias), Y.shape[1]
         self.dtype = xp.result_type(x_dtype, y.dtype)
         self.y_ndim, self.template = y.ndim, Xt
+        # check_data has rejected NaN and inf; the sums are those Rows.scan reads when
+        # streaming.
         X = Xt[:, :self.d]
-        self.stats = Stats(Xt.shape[0], float(xp.sum(X * X)), float(xp.sum(Y * Y)))
+        self.stats = Stats(Xt.shape[0], float(xp.sum(X * X)), float(xp.sum(Y * Y)),
+                           Moments.of(X), Moments.of(Y))
 
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(self.Xt, self.Y, *args)
@@ -265,6 +389,16 @@ class _InMemoryRows(Rows):
 
     def scan(self) -> None:
         pass  # check_data has read the values; the stats are set
+
+    def standardized(self, x_shift: Any, x_scale: Any, y_shift: Any, y_scale: Any) -> Rows:
+        """Mapped once: the float64 copy the rows hold is replaced by the mapped one (no
+        pass then maps anything); the stats are mapped as for streamed rows."""
+        maps = (x_shift, x_scale, y_shift, y_scale)
+        mapped = _InMemoryRows(self.xp, (self.Xt - x_shift) / x_scale,
+                               (self.Y - y_shift) / y_scale, self.bias, self.dtype, self.Y)
+        mapped.dtype, mapped.y_ndim = self.dtype, self.y_ndim
+        mapped.stats = _mapped_stats(self.stats, self.d, maps)
+        return mapped
 
 
 class _SlicedRows(Rows):

@@ -44,7 +44,8 @@ def resolve_n_jobs(n_jobs: int | None, *, work: float) -> int:
     ----------
     n_jobs : int or None
         ``None``: the library's choice, by problem size (one thread per
-        ``WORK_PER_THREAD`` of ``work``, rounded up, at most the usable cores). A positive
+        ``WORK_PER_THREAD`` of ``work``, rounded up, at most the usable cores and at most
+        the threads the caller allows now, :func:`allowed_threads`). A positive
         int: that many threads, at most the usable cores. A negative int: all usable cores
         plus one plus ``n_jobs`` (``-1`` all, ``-2`` all but one), at least one.
     work : float
@@ -67,8 +68,9 @@ def resolve_n_jobs(n_jobs: int | None, *, work: float) -> int:
     if n_jobs is None:
         if not work >= 0:
             raise ValueError(f"work must be a non-negative number, got {work!r}")
-        if work >= WORK_PER_THREAD * cores:
-            return cores
+        allowed = min(cores, allowed_threads())
+        if work >= WORK_PER_THREAD * allowed:
+            return allowed
         return max(1, math.ceil(work / WORK_PER_THREAD))
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
         raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}")
@@ -77,6 +79,16 @@ def resolve_n_jobs(n_jobs: int | None, *, work: float) -> int:
     if n_jobs > 0:
         return min(n_jobs, cores)
     return max(1, cores + 1 + n_jobs)
+
+
+def allowed_threads() -> int:
+    """The threads the caller allows now: the fewest of Numba's and of the largest BLAS
+    pool's (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``threadpool_limits`` ... set
+    them), so that ``n_jobs=None`` never raises a limit someone has set."""
+    import numba
+
+    blas = [c.num_threads for c in _controller().lib_controllers if c.user_api == "blas"]
+    return max(1, min(numba.get_num_threads(), max(blas, default=numba.get_num_threads())))
 
 
 @functools.cache

@@ -166,8 +166,11 @@ def train(
         Start from this network (all of ``W``, ``b``, ``V``, ``c``; a missing bias starts at
         0), or from these hidden weights, shape (h, d), or (h, d + 1) with the bias as last
         column, with the output layer of ``fit``'s start. Default: ``fit``'s start for
-        ``seed``, i.e. ``fit(X, y, hidden, ..., max_iter=0).network``: random ``[W, b]``, then
-        the exact least-squares (ridge ``l2``) output layer.
+        ``seed`` on the data as given (the baselines do not standardise), i.e.
+        ``fit(X, y, hidden, ..., max_iter=0, standardize=False).network``: random ``[W, b]``,
+        then the exact least-squares (ridge ``l2``) output layer. On standardised data it is
+        the default ``fit``'s start up to rounding; pass ``init=fit(..., max_iter=0).network``
+        to start from exactly that.
     seed : int, numpy.random.Generator or None
         Seeds the default initialisation (the same as ``fit(seed=seed)``) and then the
         minibatch permutations. A Generator passed here is advanced.
@@ -372,7 +375,7 @@ def _start_params(
         return Params(Wt, S, V, c, bias)
     start = fit(X64, Y[:, 0] if y_ndim == 1 else Y, hidden, negative_slope=slope, l2=lam,
                 bias=bias, max_iter=0, seed=rng, init=init, train_output=train_output,
-                output_weights=output_weights, skip=skip)
+                output_weights=output_weights, skip=skip, standardize=False)
     return Params.from_network(start.network, xp)  # float64: fit was given float64 data
 
 

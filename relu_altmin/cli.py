@@ -623,7 +623,7 @@ def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace,
     settings: dict[str, Any] = {
         "negative_slope": args.negative_slope, "max_iter": args.max_iter, "seed": args.seed,
         "step": args.step, "reinit": args.reinit, "solver": args.solver, "init": init,
-        "skip": init is not None and init.skip}
+        "skip": init is not None and init.skip, "standardize": args.standardize}
     if args.quiet:
         return fit(X, y, args.hidden, **settings)
     with Progress(args.max_iter, "fit") as bar:
@@ -650,7 +650,7 @@ def _run_adam(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, result: Fi
               rates: Sequence[float], epochs: int) -> dict[str, Any]:
     """Full-batch Adam from ``fit``'s start, one run per learning rate, and the comparison."""
     start = fit(X, y, args.hidden, negative_slope=args.negative_slope, seed=args.seed,
-                max_iter=0).network
+                max_iter=0, standardize=args.standardize).network
     runs: list[dict[str, Any]] = []
     for lr in rates:
         settings = {"method": "adam", "lr": lr, "epochs": epochs,
@@ -909,6 +909,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hidden-step solver: dense, matrix-free conjugate gradients (cg), or "
                             "dense up to 500 unknowns (any for --step exact) while it fits in "
                             "1 GiB, else cg (auto, the default)")
+        p.add_argument("--no-standardize", dest="standardize", action="store_false",
+                       help="fit on the data as given instead of centring and scaling the "
+                            "columns and targets inside fit (fit's standardize=False); the "
+                            "network takes raw inputs either way")
         p.add_argument("--quiet", action="store_true",
                        help="no progress on standard error")
 

@@ -98,6 +98,7 @@ class _AnalyticReLUBase(BaseEstimator):
         *,
         negative_slope: float = 0.0,
         l2: float | None = None,
+        standardize: bool = True,
         bias: bool = True,
         max_iter: int = 100,
         tol: float = 1e-8,
@@ -111,6 +112,7 @@ class _AnalyticReLUBase(BaseEstimator):
         self.hidden = hidden
         self.negative_slope = negative_slope
         self.l2 = l2
+        self.standardize = standardize
         self.bias = bias
         self.max_iter = max_iter
         self.tol = tol
@@ -135,7 +137,8 @@ class _AnalyticReLUBase(BaseEstimator):
         if not isinstance(self.warm_start, bool):
             raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}")
         result = fit(
-            X, y, self.hidden, negative_slope=self.negative_slope, l2=self.l2, bias=self.bias,
+            X, y, self.hidden, negative_slope=self.negative_slope, l2=self.l2,
+            standardize=self.standardize, bias=self.bias,
             max_iter=self.max_iter, tol=self.tol, step=self.step, reinit=self.reinit,
             seed=_seed(self.random_state), progress=self.progress, init=self._warm_network(X),
         )
@@ -193,8 +196,13 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
     l2 : float or None, default None
-        Ridge on ``W``, ``b`` and ``V``. ``None`` is ``1e-8 * mean([X, 1]**2)``, which only
-        keeps the linear systems definite.
+        Ridge on ``W``, ``b`` and ``V`` (in standardised coordinates with
+        ``standardize=True``). ``None`` is ``1e-8 * mean([X, 1]**2)``, which only keeps the
+        linear systems definite.
+    standardize : bool, default True
+        ``relu_altmin.fit(standardize=...)``: fit on centred, unit-variance features and
+        targets and fold the maps into ``network_``, which takes raw inputs (no
+        ``StandardScaler`` needed). ``loss_`` is in raw units of ``y``.
     bias : bool, default True
         Hidden and output biases.
     max_iter : int, default 100
@@ -339,7 +347,11 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
     l2 : float or None, default None
-        Ridge on ``W``, ``b`` and ``V``. ``None`` is ``1e-8 * mean([X, 1]**2)``.
+        Ridge on ``W``, ``b`` and ``V`` (in standardised coordinates with
+        ``standardize=True``). ``None`` is ``1e-8 * mean([X, 1]**2)``.
+    standardize : bool, default True
+        ``relu_altmin.fit(standardize=...)``: fit on centred, unit-variance features and
+        (±1) codes and fold the maps into ``network_``.
     bias : bool, default True
         Hidden and output biases.
     max_iter : int, default 100

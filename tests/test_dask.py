@@ -117,3 +117,55 @@ def test_dask_with_cupy_blocks(client):
     result = relu_altmin.fit(Xd, yd, 6, seed=0, max_iter=3, solver="dense", tol=0.0)
     expected = relu_altmin.fit(X, y, 6, seed=0, max_iter=3, solver="dense", tol=0.0)
     assert result.loss == pytest.approx(expected.loss, rel=1e-9)
+
+
+def test_worker_killed_mid_fit_changes_nothing(client, tmp_path):
+    """Issue 25, item 6: a worker process killed (``os._exit``, no goodbye) in the middle of a
+    pass: the scheduler reruns the block it was running and recomputes the blocks and partial
+    sums it held from their sources in the graph (``da.from_array`` of NumPy arrays), the
+    nanny starts a new worker, and the fit ends exactly as the same fit without the failure.
+
+    The kill comes from inside a block: after iteration 2 the callback arms a flag, and the
+    first block read afterwards kills its worker (once: the marker is created atomically).
+    A task may see up to ``distributed.scheduler.allowed-failures`` (default 3) workers die
+    under it before the scheduler gives up with ``KilledWorker``; this one sees one.
+    """
+    import os
+
+    armed, killed = tmp_path / "armed", tmp_path / "killed"
+
+    def read_block(block):  # runs on a worker; local, so cloudpickle ships it by value
+        if os.path.exists(armed):
+            try:
+                os.close(os.open(killed, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return block
+            os._exit(1)
+        return block
+
+    X, y = data(True, False)
+    Xd = da.from_array(X, chunks=(50, 10)).map_blocks(read_block, dtype=X.dtype)
+    yd = da.from_array(y, chunks=50)
+    kwargs = dict(negative_slope=0.1, seed=1, max_iter=4, tol=0.0, solver="dense")
+
+    def arm_after_iteration_2(record, network):
+        if record.iteration == 2:
+            armed.touch()
+
+    expected = relu_altmin.fit(Xd, yd, 6, **kwargs)
+    assert not killed.exists()
+    before = set(client.scheduler_info()["workers"])
+    result = relu_altmin.fit(Xd, yd, 6, callback=arm_after_iteration_2, **kwargs)
+    assert killed.exists()  # a worker died in a pass after iteration 2
+    client.wait_for_workers(2, timeout=30)  # its nanny started a new one (for later tests too)
+    after = set(client.scheduler_info()["workers"])
+    assert len(before - after) == 1 and len(after - before) == 1
+
+    assert result.stop_reason == expected.stop_reason == "max_iter"
+    fields = ("iteration", "loss", "objective", "step", "pattern_flips", "grad_norm_W",
+              "grad_norm_V", "mu", "solves", "reinit_unit")
+    assert [[getattr(r, f) for f in fields] for r in result.history] == \
+        [[getattr(r, f) for f in fields] for r in expected.history]
+    for name in ("W", "b", "V", "c"):
+        np.testing.assert_array_equal(getattr(result.network, name).compute(),
+                                      getattr(expected.network, name).compute())

@@ -30,7 +30,11 @@ mus = st.floats(1e-8, 1e4).map(lambda m: float(m))
 
 
 def run_fit(xp, prob: Problem, **overrides):
-    kwargs = {**prob.kwargs, **overrides}
+    """``relu_altmin.fit`` on the problem. ``standardize=False`` unless overridden: these
+    properties check the algorithm's internal problem (critical points of the ridge on the
+    given data via ``critical_point_residuals(..., l2=result.l2)``), which standardisation
+    replaces by the ridge of the standardised problem (tests/test_standardize.py)."""
+    kwargs = {"standardize": False, **prob.kwargs, **overrides}
     if not prob.train_output:
         kwargs["output_weights"] = xp.asarray(prob.output_weights)
     return relu_altmin.fit(xp.asarray(prob.X), xp.asarray(prob.y), prob.hidden, **kwargs)

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
 
 from relu_altmin import _threads
-from relu_altmin._threads import WORK_PER_THREAD, resolve_n_jobs, thread_limits
+from relu_altmin._threads import (
+    WORK_PER_THREAD,
+    allowed_threads,
+    resolve_n_jobs,
+    thread_limits,
+)
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 #: Work from nothing to well past where every core is used, in steps of a quarter threshold,
@@ -52,7 +57,24 @@ def test_default_grows_with_the_work(works):
 @given(st.floats(0, WORK_PER_THREAD), st.floats(WORK_PER_THREAD * CORES, 1e300))
 def test_default_is_one_thread_when_small_and_every_core_when_large(small, large):
     assert resolve_n_jobs(None, work=small) == 1
-    assert resolve_n_jobs(None, work=large) == CORES
+    assert resolve_n_jobs(None, work=large) == min(CORES, allowed_threads())
+
+
+@given(st.integers(1, 4), st.floats(0, 1e300))
+def test_default_never_raises_the_callers_limit(limit, work):
+    """Under threadpool_limits and numba.set_num_threads (or OPENBLAS_NUM_THREADS and
+    NUMBA_NUM_THREADS), n_jobs=None stays within them: a benchmark's single-threaded worker
+    processes must not each start a thread per core."""
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(limit, numba.config.NUMBA_NUM_THREADS))
+        with threadpool_limits(limits=limit, user_api="blas"):
+            assert allowed_threads() <= limit
+            assert resolve_n_jobs(None, work=work) <= limit
+    finally:
+        numba.set_num_threads(before)
 
 
 def pools() -> tuple[int, set[int]]:

@@ -1,0 +1,295 @@
+"""Standardisation inside ``fit`` (issue 25, item 1; docs/method.md "Standardisation").
+
+The one-pass column moments equal NumPy's mean and standard deviation for every source of
+rows, also with a large common offset; the fit runs on standardised data and its folded
+network equals the standardised fit on standardised inputs; predictions are invariant, to
+rounding, under affine maps of the columns of ``X`` and of ``y``; a warm start continues the
+same network; ``standardize=False`` is the fit on the data as given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import to_numpy
+from hypothesis import given, note
+from hypothesis import strategies as st
+from strategies import EPS64, Problem, problems
+
+import relu_altmin
+from relu_altmin._rows import Chunks, Moments, make_rows
+from relu_altmin._standardize import Standardization
+
+
+def _rows(X: np.ndarray, Y: np.ndarray, source: str, chunk: int):
+    """The rows of ``(X, Y)`` read in memory, ``chunk`` rows at a time, from a ``Chunks``,
+    or from Dask blocks of ``chunk`` rows."""
+    if source == "memory":
+        return make_rows(X, Y, True, 2, None)
+    if source == "chunk_rows":
+        return make_rows(X, Y, True, 2, chunk)
+    if source == "Chunks":
+        pairs = [(X[i:i + chunk], Y[i:i + chunk]) for i in range(0, len(X), chunk)]
+        return make_rows(Chunks(pairs), None, True, 2, None)
+    da = pytest.importorskip("dask.array")
+    return make_rows(da.from_array(X, chunks=(chunk, X.shape[1])),
+                     da.from_array(Y, chunks=(chunk, Y.shape[1])), True, 2, None)
+
+
+def _assert_within(actual, expected, atol, what: str = "") -> None:
+    """``|actual - expected| <= atol`` entrywise (``atol`` an array)."""
+    error = np.abs(np.asarray(actual) - np.asarray(expected))
+    assert np.all(error <= atol), f"{what}: error {error}, tolerance {atol}"
+
+
+def _moment_tolerance(A: np.ndarray) -> np.ndarray:
+    """Bound on the error of a column's standard deviation from one pass: the rounding of
+    the entries and the mean, ``eps |A|``, relative to the spread, times a margin for the
+    sums (pairwise in NumPy, chunk by chunk here)."""
+    spread = A.std(axis=0)
+    return 1e3 * EPS64 * (spread + np.abs(A).max(axis=0)) + 1e-300
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 60), d=st.integers(1, 4),
+       k=st.integers(1, 3), offset=st.sampled_from([0.0, 1.0, 1e3, 1e6, -1e6]),
+       log_spread=st.integers(-3, 3), chunk=st.integers(1, 17),
+       source=st.sampled_from(["memory", "chunk_rows", "Chunks"]))
+def test_one_pass_moments_are_numpys_mean_and_std(seed, n, d, k, offset, log_spread, chunk,
+                                                  source):
+    """``rows.scan()`` (in memory: the rows' constructor) finds NumPy's column means and
+    standard deviations (``1/n``) to rounding, for every source and chunking, also for columns
+    around ``1e6`` with unit spread, where ``sum x^2 - n mean^2`` would lose every digit."""
+    rng = np.random.default_rng(seed)
+    spread = 10.0 ** log_spread
+    X = offset + spread * rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d)
+    Y = -offset + spread * rng.standard_normal((n, k))
+    rows = _rows(X, Y, source, chunk)
+    rows.scan()
+    for name, A, moments in (("X", X, rows.stats.x_moments), ("Y", Y, rows.stats.y_moments)):
+        assert moments.count == n
+        tol = _moment_tolerance(A)
+        mean, std = to_numpy(moments.mean), np.sqrt(to_numpy(moments.m2) / n)
+        note(f"{name}: std error {np.abs(std - A.std(axis=0))}, tolerance {tol}")
+        _assert_within(mean, A.mean(axis=0), 1e3 * EPS64 * np.abs(A).max(axis=0), name)
+        _assert_within(std, A.std(axis=0), tol, name)
+    # ... and the sums of squares of earlier versions, unchanged.
+    assert rows.stats.x_squares == pytest.approx(float(np.sum(X * X)), rel=1e-12)
+    assert rows.n == n
+
+
+def test_one_pass_moments_on_dask_blocks():
+    """One small case on Dask blocks (the synchronous scheduler): the same moments."""
+    dask = pytest.importorskip("dask")
+    rng = np.random.default_rng(0)
+    X = 1e6 + rng.standard_normal((53, 3))
+    Y = rng.standard_normal((53, 2)) * 1e-3 - 7.0
+    with dask.config.set(scheduler="synchronous"):
+        rows = _rows(X, Y, "dask", 10)
+        rows.scan()
+    for A, moments in ((X, rows.stats.x_moments), (Y, rows.stats.y_moments)):
+        np.testing.assert_allclose(to_numpy(moments.mean), A.mean(axis=0), rtol=1e-14)
+        _assert_within(np.sqrt(to_numpy(moments.m2) / 53), A.std(axis=0),
+                       _moment_tolerance(A))
+
+
+@given(seed=st.integers(0, 2**31 - 1), sizes=st.lists(st.integers(0, 9), min_size=1,
+                                                      max_size=6))
+def test_merged_moments_do_not_depend_on_the_grouping(seed, sizes):
+    """Chan's merge of chunk moments (what ``add`` does to them) equals the moments of the
+    stacked rows, whatever the chunk sizes (empty ones included) and the order of merging."""
+    rng = np.random.default_rng(seed)
+    blocks = [1e6 + rng.standard_normal((size, 2)) for size in sizes]
+    A = np.concatenate(blocks)
+    if not len(A):
+        return
+    parts = [Moments.of(b) if len(b) else Moments(0, np.zeros(2), np.zeros(2)) for b in blocks]
+    left = parts[0]
+    for part in parts[1:]:
+        left = left + part
+    right = parts[-1]
+    for part in parts[-2::-1]:
+        right = part + right
+    for merged in (left, right):
+        assert merged.count == len(A)
+        np.testing.assert_allclose(merged.mean, A.mean(axis=0), rtol=1e-14)
+        _assert_within(np.sqrt(merged.m2 / len(A)), A.std(axis=0), _moment_tolerance(A))
+
+
+def test_constant_columns_are_centred_not_scaled():
+    """A constant column (also a rounding-level spread: 0.1 summed n times) keeps scale 1;
+    without a bias nothing is centred and the scale is the root mean square."""
+    X = np.column_stack([np.full(30, 0.1), np.zeros(30), np.arange(30.0)])
+    rows = make_rows(X, np.arange(30.0), True, 2, None)
+    s = Standardization.from_stats(rows.stats, True, True)
+    np.testing.assert_array_equal(s.x_scale[:2], [1.0, 1.0])
+    np.testing.assert_allclose(s.x_shift, X.mean(axis=0))
+    np.testing.assert_allclose(s.x_scale[2], X[:, 2].std())
+    plain = Standardization.from_stats(make_rows(X, np.arange(30.0), False, 2, None).stats,
+                                       False, True)
+    np.testing.assert_array_equal(plain.x_shift, 0.0)
+    np.testing.assert_allclose(plain.x_scale, [0.1, 1.0, np.sqrt(np.mean(X[:, 2] ** 2))])
+    result = relu_altmin.fit(X, np.sin(X[:, 2]), 3, seed=0, max_iter=5)
+    assert np.all(np.isfinite(result.network.predict(X)))
+
+
+def _fit_kwargs(prob: Problem, **extra) -> dict:
+    kwargs = {**prob.kwargs, **extra}
+    if not prob.train_output:
+        kwargs["output_weights"] = prob.output_weights
+    return kwargs
+
+
+@given(problems(max_n=20), st.integers(0, 4), st.sampled_from([None, 7]))
+def test_the_folded_network_is_the_standardised_fit(xp, prob, iters, chunk_rows):
+    """``fit(X, y)`` runs exactly ``fit(X_s, y_s, standardize=False)`` on the standardised data
+    (same seed, ridge and steps): the same objectives, the MSE in raw units (the standardised
+    one times ``y_scale^2`` per output), and the returned network on raw inputs is the
+    standardised one on standardised inputs, mapped back to raw outputs."""
+    X, y = xp.asarray(prob.X), xp.asarray(prob.y)
+    kwargs = _fit_kwargs(prob, max_iter=iters, tol=0.0, l2=1e-6, chunk_rows=chunk_rows)
+    if not prob.train_output:
+        kwargs["output_weights"] = xp.asarray(prob.output_weights)
+    result = relu_altmin.fit(X, y, prob.hidden, **kwargs)
+    s = result.standardization
+    assert s is not None
+    X_s, y_s = s.inputs(X), s.targets(y)
+    plain = relu_altmin.fit(X_s, y_s, prob.hidden, standardize=False, **kwargs)
+    scale = to_numpy(s.y_scale)
+    Y = np.reshape(prob.y, (prob.X.shape[0], -1))
+    for ours, theirs in zip(result.history, plain.history, strict=True):
+        assert ours.objective == pytest.approx(theirs.objective, rel=1e-9, abs=1e-300)
+        assert ours.pattern_flips == theirs.pattern_flips
+    raw_plain = s.raw_network(plain.network)
+    F = to_numpy(result.network.predict(X))
+    expected = to_numpy(plain.network.predict(X_s))
+    expected = expected * (scale if expected.ndim == 2 else scale[0]) + to_numpy(
+        s.y_shift if expected.ndim == 2 else s.y_shift[0])
+    size = np.abs(Y).max() + np.abs(F).max()
+    np.testing.assert_allclose(F, expected, rtol=0, atol=1e-9 * size + 1e-300)
+    np.testing.assert_allclose(F, to_numpy(raw_plain.predict(X)), rtol=0,
+                               atol=1e-9 * size + 1e-300)
+    # The training MSE in raw units of y.
+    mse = float(np.sum((np.reshape(F, Y.shape) - Y) ** 2)) / Y.shape[0]
+    assert result.loss == pytest.approx(mse, rel=1e-8, abs=1e-12 * float(np.mean(Y * Y)))
+    if not prob.train_output:
+        np.testing.assert_array_equal(scale, 1.0)
+
+
+@given(problems(max_n=20, allow_known_output=False),
+       st.lists(st.floats(-3, 3), min_size=5, max_size=5),
+       st.lists(st.floats(-1e4, 1e4), min_size=5, max_size=5),
+       st.floats(-3, 3), st.booleans(), st.floats(-1e4, 1e4))
+def test_predictions_are_invariant_under_affine_maps(prob, log_scales, offsets, log_a,
+                                                     negative, b):
+    """``fit(A(X), a y + b)`` predicts ``a f(X) + b`` on ``A(X)``, same seed, for column maps
+    ``A(x)_j = s_j x_j + o_j s_j`` (``s_j`` in ``10^[-3, 3]``, ``|o_j| <= 1e4``) and any
+    ``a != 0``: the standardised data differ by rounding only, ``eps (1 + |o_j|)``."""
+    d = prob.X.shape[1]
+    scales, shifts = 10.0 ** np.array(log_scales[:d]), np.array(offsets[:d])
+    if not prob.bias:  # nothing can absorb a shift: scales only
+        shifts, b = 0 * shifts, 0.0
+    a = (-1.0 if negative else 1.0) * 10.0 ** log_a
+    kwargs = _fit_kwargs(prob, max_iter=3, tol=0.0)
+    f = relu_altmin.fit(prob.X, prob.y, prob.hidden, **kwargs)
+    X_mapped = (prob.X + shifts) * scales
+    g = relu_altmin.fit(X_mapped, a * prob.y + b, prob.hidden, **kwargs)
+    expected = a * f.network.predict(prob.X) + b
+    got = g.network.predict(X_mapped)
+    # Rounding of the mapped data, relative to the spread: eps (1 + |o|) per entry, grown by
+    # the fit's conditioning; and of the outputs, eps |b|.
+    spread = np.abs(a) * (np.abs(f.network.predict(prob.X)).max() + np.abs(prob.y).max())
+    tol = 1e6 * EPS64 * (1 + np.abs(shifts).max(initial=0.0)) * spread + 16 * EPS64 * abs(b)
+    note(f"a={a}, b={b}, error {np.abs(got - expected).max()}, tolerance {tol}")
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+    assert g.loss == pytest.approx(a * a * f.loss, rel=1e-6, abs=1e-9 * spread**2)
+
+
+@given(problems(max_n=16), st.integers(0, 4))
+def test_a_warm_start_continues_the_same_network(prob, iters):
+    """``init`` (a raw-unit network) is mapped into standardised coordinates: a fit from the
+    returned network starts where the first stopped (its iteration 0 re-solves the output
+    layer, already optimal), and the maps round-trip a network."""
+    kwargs = _fit_kwargs(prob, tol=0.0)
+    first = relu_altmin.fit(prob.X, prob.y, prob.hidden, max_iter=iters, **kwargs)
+    s = first.standardization
+    net = first.network
+    back = s.raw_network(s.standardized_network(net))
+    for name in ("W", "b", "V", "c"):
+        a, b = getattr(net, name), getattr(back, name)
+        if a is None:
+            assert b is None
+            continue
+        size = np.abs(net.W).max() + np.abs(a).max() + 1.0
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * size, err_msg=name)
+    again = relu_altmin.fit(prob.X, prob.y, prob.hidden, max_iter=0, init=net, **kwargs)
+    Y = np.reshape(prob.y, (prob.X.shape[0], -1))
+    scale = float(np.mean(Y * Y)) + first.loss
+    assert again.history[0].loss <= first.loss + 1e-9 * scale
+    F0, F1 = first.network.predict(prob.X), again.network.predict(prob.X)
+    np.testing.assert_allclose(F1, F0, rtol=0, atol=1e-5 * np.sqrt(scale))
+    if not prob.train_output:  # the known output layer is kept as given
+        np.testing.assert_array_equal(again.network.V, net.V)
+
+
+def test_init_as_hidden_weights_is_in_raw_units():
+    """Hidden weights passed as ``init`` are raw-unit weights: the fit from them starts from
+    the same pre-activations with and without standardisation."""
+    X, y = relu_altmin.load_diabetes()
+    X = 50.0 + 20.0 * X
+    W0 = np.random.default_rng(1).standard_normal((4, X.shape[1])) / 20.0
+    Wt0 = np.concatenate([W0, -(W0 @ np.full(X.shape[1], 50.0))[:, None]], axis=1)
+    for init in (W0, Wt0):
+        plain = relu_altmin.fit(X, y, 4, init=init, max_iter=0, standardize=False, l2=0.0)
+        ours = relu_altmin.fit(X, y, 4, init=init, max_iter=0, l2=0.0)
+        assert ours.loss == pytest.approx(plain.loss, rel=1e-9)
+
+
+@given(problems(max_n=16))
+def test_standardize_false_fits_the_data_as_given(prob):
+    """``standardize=False``: no maps, the default ridge from the raw features, and the
+    residuals are ``critical_point_residuals`` of the raw data at ``l2``."""
+    kwargs = _fit_kwargs(prob, max_iter=2, standardize=False)
+    result = relu_altmin.fit(prob.X, prob.y, prob.hidden, **kwargs)
+    assert result.standardization is None
+    Xt = np.column_stack([prob.X, np.ones(len(prob.X))]) if prob.bias else prob.X
+    assert result.l2 == pytest.approx(relu_altmin.DEFAULT_L2_FACTOR * np.mean(Xt * Xt),
+                                      rel=1e-12)
+    raw = relu_altmin.critical_point_residuals(result.network, prob.X, prob.y, l2=result.l2)
+    for key, value in result.residuals.items():
+        assert raw[key] == pytest.approx(value, rel=1e-6, abs=1e-12), key
+    Y = np.reshape(prob.y, (prob.X.shape[0], -1))
+    F = np.reshape(result.network.predict(prob.X), Y.shape)
+    assert result.loss == pytest.approx(float(np.sum((F - Y) ** 2)) / len(Y), rel=1e-9,
+                                        abs=1e-15 * float(np.sum(Y * Y)))
+
+
+@given(problems(max_n=16))
+def test_the_certificate_holds_in_standardised_and_raw_coordinates(prob):
+    """The residuals a standardised fit reports are ``critical_point_residuals`` of its
+    standardised network on the standardised data at ``result.l2``; with ``l2=0`` the raw
+    network on the raw data has residuals of the same size (the data term is the raw one
+    over ``y_scale^2``, and the maps are invertible): a critical point stays one."""
+    kwargs = _fit_kwargs(prob, max_iter=3, tol=0.0)
+    for l2 in (None, 0.0):
+        result = relu_altmin.fit(prob.X, prob.y, prob.hidden, l2=l2, **kwargs)
+        s = result.standardization
+        own = relu_altmin.critical_point_residuals(
+            s.standardized_network(result.network), s.inputs(prob.X), s.targets(prob.y),
+            l2=result.l2)
+        for key, value in result.residuals.items():
+            assert own[key] == pytest.approx(value, rel=1e-5, abs=1e-10), key
+    raw = relu_altmin.critical_point_residuals(result.network, prob.X, prob.y, l2=0.0)
+    note(f"standardised {result.residuals}, raw {raw}")
+    assert set(raw) == set(result.residuals)
+
+
+def test_a_converged_standardised_fit_is_critical_in_raw_coordinates():
+    """A standardised fit with ``l2=0`` run to a critical point is one of the raw problem
+    too: ``critical_point_residuals`` of the raw network on the raw data is at rounding."""
+    X, y = relu_altmin.load_diabetes()
+    X, y = 1e3 * X + 1e5, 50.0 * y - 3.0
+    result = relu_altmin.fit(X, y, 1, negative_slope=0.1, seed=0, l2=0.0, tol=1e-10,
+                             max_iter=300)
+    assert result.converged, result.stop_reason
+    raw = relu_altmin.critical_point_residuals(result.network, X, y, l2=0.0)
+    assert max(raw.values()) <= 1e-9, raw
