@@ -89,7 +89,7 @@ _LOADERS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, bool]]] = {
 }
 
 
-def load(name: str, seed: int) -> Split:
+def load(name: str, seed: int, *, raw_features: bool = False) -> Split:
     """Load data set ``name`` and split it for ``seed`` (same ``(name, seed)``, same split).
 
     Parameters
@@ -98,6 +98,9 @@ def load(name: str, seed: int) -> Split:
         One of :data:`DATASETS`.
     seed : int
         Picks the split; the generator is seeded with ``(crc32(name), seed)``.
+    raw_features : bool, default False
+        Keep the features in their own units (the same rows and columns, not standardised);
+        the targets are treated alike either way.
 
     Returns
     -------
@@ -114,7 +117,7 @@ def load(name: str, seed: int) -> Split:
     test, train = order[:n_test], order[n_test:]
     mean, std = X[train].mean(0), X[train].std(0)
     keep = std > 1e-12 * max(1.0, float(np.abs(mean).max()))
-    X = (X[:, keep] - mean[keep]) / std[keep]
+    X = X[:, keep] if raw_features else (X[:, keep] - mean[keep]) / std[keep]
     if regression:
         y = (y - y[train].mean(0)) / y[train].std(0)
     return Split(name, X[train], y[train], X[test], y[test], regression)
