@@ -29,6 +29,7 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_cg.py", "tests/test_stream
               "tests/test_interrupt.py", "tests/test_scale.py",
               "tests/test_torch_export.py", "tests/test_gn_product.py",
               "tests/test_certified.py", "tests/test_standardize.py",
+              "tests/test_raw_features.py",
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
               "tests/test_experiments.py"]
 
@@ -539,6 +540,13 @@ MUTANTS = [
      "warm_start or hidden_weights"),
     ("standardize=False ignored", "fit",
      "if standardize:", "if True:", "standardize_false"),
+    # benchmarks/raw_features.py (test_raw_features.py).
+    ("raw features: target without the 1%", "benchmarks/raw_features.py::passes",
+     'return run["raw"] <= TARGET * run["standardised"]',
+     'return run["raw"] <= run["standardised"]', "within_one_percent"),
+    ("raw features: split standardised anyway", "benchmarks/_datasets.py::load",
+     "X = X[:, keep] if raw_features else",
+     "X = (X[:, keep] - mean[keep]) / std[keep] if raw_features else", "own_units"),
     ("starts: glorot draws biases first", "glorot",
      "drawn += [rs.uniform(-bound, bound, (fan_in, fan_out)), rs.uniform(-bound, bound, fan_out)]",
      "drawn += [*reversed([rs.uniform(-bound, bound, fan_out), "
