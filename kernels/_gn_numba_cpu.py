@@ -210,10 +210,12 @@ def _block(Xt: Any, D: Any, dWt: Any, Vt: Any, Hb: Any, dTt: Any, start: int, st
         i += rows
 
 
-@njit(parallel=True, cache=True)
-def _parallel(Xt: Any, D: Any, dWt: Any, Vt: Any, Hb: Any, dTt: Any, size: int, zero: Any,
-              partial_W: Any, partial_T: Any, work: Any, u: Any) -> None:
-    """Every block into its own partial sums; iteration ``q`` writes only slices ``q``."""
+def _all_blocks(Xt: Any, D: Any, dWt: Any, Vt: Any, Hb: Any, dTt: Any, size: int, zero: Any,
+                partial_W: Any, partial_T: Any, work: Any, u: Any) -> None:
+    """Every block into its own partial sums; iteration ``q`` writes only slices ``q``.
+
+    Compiled twice: :func:`_parallel` (``prange`` over the blocks) and :func:`_serial` (where
+    ``prange`` is a plain ``range``, without a parallel region's start-up cost)."""
     n = Xt.shape[0]
     for q in prange(partial_W.shape[0]):
         start = q * size
@@ -221,15 +223,8 @@ def _parallel(Xt: Any, D: Any, dWt: Any, Vt: Any, Hb: Any, dTt: Any, size: int, 
                partial_T[q], work[q, 0], work[q, 1:], u[q])
 
 
-@njit(cache=True)
-def _serial(Xt: Any, D: Any, dWt: Any, Vt: Any, Hb: Any, dTt: Any, size: int, zero: Any,
-            partial_W: Any, partial_T: Any, work: Any, u: Any) -> None:
-    """:func:`_parallel` on one thread, without a parallel region's start-up cost."""
-    n = Xt.shape[0]
-    for q in range(partial_W.shape[0]):
-        start = q * size
-        _block(Xt, D, dWt, Vt, Hb, dTt, start, min(n, start + size), zero, partial_W[q],
-               partial_T[q], work[q, 0], work[q, 1:], u[q])
+_parallel = njit(parallel=True, cache=True)(_all_blocks)
+_serial = njit(cache=True)(_all_blocks)
 
 
 @njit(cache=True)

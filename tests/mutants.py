@@ -467,7 +467,7 @@ MUTANTS = [
     ("gn product: a block not reduced", "kernels/_gn_numba_cpu.py::_reduce",
      "for q in range(1, count):\n                s += partial_W[q, a, j]",
      "for q in range(2, count):\n                s += partial_W[q, a, j]", "numba_many_blocks"),
-    ("gn product: block loses its last row", "kernels/_gn_numba_cpu.py::_parallel",
+    ("gn product: block loses its last row", "kernels/_gn_numba_cpu.py::_all_blocks",
      "min(n, start + size)", "min(n, start + size - 1)", "parallel_equals_serial"),
     ("gn product cuda: reduction overwrites", "kernels/_gn_numba_cuda.py::_kernels",
      "partial[t] += partial[t + half]", "partial[t] = partial[t + half]", "cuda_simulator"),

@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import relu_altmin.kernels as kernels
+from conftest import to_numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from relu_altmin.kernels import gauss_newton_product
+from test_kernels import namespace
 
 try:
     from relu_altmin.kernels import _gn_numba_cuda as gcuda
@@ -232,23 +234,6 @@ def test_inputs_not_modified():
 
 
 # ----------------------------------------------------------------------------- the reference
-
-def namespace(name):
-    if name == "numpy":
-        from array_api_compat import numpy as xp
-    elif name == "array_api_strict":
-        xp = pytest.importorskip("array_api_strict")
-    else:
-        pytest.importorskip("torch")
-        from array_api_compat import torch as xp
-    return xp
-
-
-def to_numpy(a):
-    if hasattr(a, "detach"):
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
-
 
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch"])
 @settings(deadline=None, max_examples=10)
