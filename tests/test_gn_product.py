@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import relu_altmin.kernels as kernels
-from conftest import to_numpy
+from conftest import to_numpy, usable_cupy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -323,16 +323,6 @@ def test_cuda_launcher_rejects_bad_threads():
         pytest.skip("numba-cuda is not installed")
     with pytest.raises(ValueError, match="threads must be a power of two"):
         gcuda.launch_gauss_newton_product(*([None] * 9), threads=3)
-
-
-def usable_cupy():
-    try:
-        import cupy
-
-        cupy.zeros(1).sum().item()
-    except Exception:  # no cupy, no driver, no device: all mean "no GPU"
-        return None
-    return cupy
 
 
 @pytest.mark.gpu

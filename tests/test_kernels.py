@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import relu_altmin.kernels as kernels
+from conftest import usable_cupy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -360,16 +361,6 @@ def test_cuda_launcher_multi_tile(problem, tile):
     assert_matches_einsum(G, X, D, C)
     if symmetric(C):
         np.testing.assert_array_equal(G, G.T)
-
-
-def usable_cupy():
-    try:
-        import cupy
-
-        cupy.zeros(1).sum().item()
-    except Exception:  # no cupy, no driver, no device: all mean "no GPU"
-        return None
-    return cupy
 
 
 @pytest.mark.gpu
