@@ -16,8 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import relu_altmin
-from relu_altmin import cli
-from relu_altmin.cli import Progress, main, save_network
+from relu_altmin.cli import Progress, _commands, _files, _training, main, save_network
 
 PREFIX = "relu-altmin {}: error: "
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -516,7 +515,7 @@ def test_output_errors(csv_file, tmp_path, capsys, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli, "save_network", refuse)
+    monkeypatch.setattr(_commands, "save_network", refuse)
     assert main(["fit", str(csv_file), "--max-iter", "1", "--quiet", "--out",
                  str(tmp_path / "n.npz")]) == 1
     assert "cannot write (Permission denied)" in one_error_line(capsys.readouterr().err, "fit")
@@ -536,7 +535,7 @@ def test_bad_settings(csv_file, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "fit", interrupt)
+    monkeypatch.setattr(_training, "fit", interrupt)
     assert main(["fit", str(csv_file)]) == 130
     assert capsys.readouterr().err == "relu-altmin fit: interrupted\n"
 
@@ -547,7 +546,7 @@ def test_bad_settings(csv_file, capsys, monkeypatch):
 NUMBER = st.floats(-1e6, 1e6, allow_nan=False).map(repr)
 NOT_A_NUMBER = st.text(st.characters(blacklist_categories=["Cs"],
                                      blacklist_characters=",#\r\n"), min_size=1,
-                       max_size=8).filter(lambda t: t.strip() and not cli._number(t))
+                       max_size=8).filter(lambda t: t.strip() and not _files._number(t))
 
 
 @st.composite
