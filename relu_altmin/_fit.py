@@ -9,12 +9,13 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace, device
 
+from ._early_stopping import EarlyStopping, validation_split
 from ._model import (
     Evaluation,
     Params,
@@ -27,6 +28,7 @@ from ._policy import (
     redraw_unit,
 )
 from ._problem import TrainingProblem
+from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, tune_l2
 from ._rows import Chunks, make_rows
 from ._standardize import Standardization
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
@@ -100,6 +102,8 @@ class IterationRecord:
         The hidden unit redrawn before this iteration (``fit(reinit=True)`` at a stall; the
         output layer was then solved again), or -1. The objective may rise only at such an
         iteration.
+    validation_loss : float or None
+        MSE on the validation rows (raw units) with ``early_stopping=True``, else ``None``.
     """
 
     iteration: int
@@ -114,6 +118,7 @@ class IterationRecord:
     solves: int = 0
     cg_iterations: int = 0
     reinit_unit: int = -1
+    validation_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,9 @@ class FitResult:
         iteration moved no parameter by more than rounding: a fixed point of the alternation,
         e.g. when no fraction of the hidden step lowers the loss; with ``reinit=True``,
         ``REINIT_PATIENCE`` re-initialisations in a row that did not pay), ``"max_iter"``,
-        ``"callback"`` or ``"interrupted"`` (a ``KeyboardInterrupt`` after iteration 0 ended
+        ``"callback"``, ``"early_stopping"`` (``early_stopping=True``: ``n_iter_no_change``
+        iterations did not lower the validation MSE; ``network`` is the state of the lowest)
+        or ``"interrupted"`` (a ``KeyboardInterrupt`` after iteration 0 ended
         the fit: a :class:`FitInterrupted` warning is issued and the result holds the last
         accepted state and the iterations completed before it).
     l2 : float
@@ -163,6 +170,9 @@ class FitResult:
     solver: str = "dense"
     #: The maps the fit standardised with (``standardize=True``), else ``None``.
     standardization: Standardization | None = None
+    #: ``l2="auto"``: each choice of the ridge before the iterations of :attr:`history`
+    #: (the last one is :attr:`l2`); else empty.
+    l2_choices: tuple[RidgeChoice, ...] = ()
 
     @property
     def n_iter(self) -> int:
@@ -173,7 +183,7 @@ class FitResult:
 def fit(
     X: Any | Chunks, y: Any | None, hidden: int, *,
     negative_slope: float = 0.0,
-    l2: float | None = None,
+    l2: float | str | None = None,
     standardize: bool = True,
     bias: bool = True,
     max_iter: int = 100,
@@ -190,6 +200,9 @@ def fit(
     curvature_rows: int | None = None,
     chunk_rows: int | None = None,
     n_jobs: int | None = None,
+    early_stopping: bool = False,
+    validation_fraction: float = 0.1,
+    n_iter_no_change: int = 10,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -215,9 +228,17 @@ def fit(
         Number of hidden units ``h >= 1``.
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
-    l2 : float or None, default None
+    l2 : float, "auto" or None, default None
         Ridge ``lambda`` on ``W``, ``b`` and ``V``, acting in the coordinates the fit runs in
-        (standardised ones with ``standardize=True``, glmnet's convention). ``None`` uses
+        (standardised ones with ``standardize=True``, glmnet's convention). ``"auto"``
+        chooses it from the data for prediction (``docs/method.md``, "Choosing the ridge"):
+        generalised cross-validation of the Gauss-Newton model of both layers, from sums
+        over the rows (streamed and Dask data too), over ``AUTO_L2_GRID`` (``1e-6`` to ``10``,
+        4 per decade), re-chosen every ``AUTO_L2_STEPS = 3`` steps until a choice repeats (at
+        most ``AUTO_L2_ROUNDS = 10``); then the fit runs at that ridge for ``max_iter``
+        iterations (``FitResult.l2_choices`` lists the rounds; a ``KeyboardInterrupt`` during
+        them keeps the start). Needs ``train_output=True`` and at most
+        ``AUTO_L2_MAX_UNKNOWNS = 2500`` unknowns ``h (d + 1) + k (h + 1)``. ``None`` uses
         ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``, standardised
         with ``standardize=True``: about ``1e-8``), which is negligible for standardised
         features; on raw features of very different scales it is not (``docs/method.md``,
@@ -319,6 +340,18 @@ def fit(
         ``5e7`` flops of one pass over the rows plus the dense factorisation
         (``relu_altmin._threads.WORK_PER_THREAD``), so small fits run on one thread, where
         more threads only wait for each other (``docs/method.md``, "Threads").
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows (drawn from ``seed``'s stream; arrays in
+        memory only), fit on the others, record the validation MSE of every iteration
+        (``IterationRecord.validation_loss``), stop with ``"early_stopping"`` once
+        ``n_iter_no_change`` iterations in a row did not lower the lowest one by more than
+        ``EARLY_STOPPING_RTOL = 1e-4`` (relative), and return the network of the lowest
+        validation MSE (scikit-learn's ``early_stopping``). Standardisation and
+        ``l2="auto"`` use the training rows only.
+    validation_fraction : float, default 0.1
+        Fraction of the rows held out for ``early_stopping``, in (0, 1).
+    n_iter_no_change : int, default 10
+        Iterations without improvement that stop an ``early_stopping`` fit.
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -360,19 +393,38 @@ def fit(
         chunk_rows = check_int(chunk_rows, "chunk_rows", 1)
     if curvature_rows is not None:
         curvature_rows = check_int(curvature_rows, "curvature_rows", 1)
-    if l2 is not None:
+    if isinstance(l2, str):
+        check_choice(l2, "l2", ("auto",))
+        if not train_output:
+            raise ValueError("l2='auto' needs train_output=True (it chooses the ridge of both "
+                             "layers together)")
+    elif l2 is not None:
         l2 = check_nonnegative(l2, "l2")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     resolve_n_jobs(n_jobs, work=0.0)  # checks n_jobs before any work
+    if not isinstance(early_stopping, bool):
+        raise TypeError(f"early_stopping must be a bool, got {type(early_stopping).__name__}")
+    validation_fraction = check_nonnegative(validation_fraction, "validation_fraction")
+    if early_stopping and not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
+        _check_seed(seed))
+    held_out = None
+    if early_stopping:
+        if isinstance(X, Chunks) or chunk_rows is not None or isinstance(X, np.memmap) \
+                or type(X).__module__.startswith("dask"):
+            raise ValueError("early_stopping=True needs X and y as arrays in memory (not "
+                             "Chunks, a memmap, Dask or chunk_rows)")
+        X, y, X_val, y_val = validation_split(X, y, validation_fraction, rng.spawn(1)[0])
+        held_out = (X_val, y_val)
     rows = make_rows(X, y, bias, hidden, chunk_rows)
     d, k, xp = rows.d, rows.k, rows.xp
     if skip and hidden != d:
         raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
                          f"n_features={d}")
     caller_xp = array_namespace(rows.template)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        _check_seed(seed))
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
         rows.template, caller_xp, init, hidden, d, k, bias, skip, rng, train_output,
         output_weights, rows.y_ndim == 1))
@@ -387,19 +439,35 @@ def fit(
                 bias)
         loss_weights = scaling.y_scale * scaling.y_scale
     n = rows.n
-    lam = l2 if l2 is not None else (
+    lam = l2 if isinstance(l2, float) else (
         DEFAULT_L2_FACTOR * (rows.stats.x_squares + n * int(bias)) / (n * rows.dt))
     problem = TrainingProblem(rows, slope, lam, train_output, loss_weights)
     joint = step == "joint" and train_output
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
+    if l2 == "auto" and hidden * rows.dt + k * (hidden + int(bias)) > AUTO_L2_MAX_UNKNOWNS:
+        raise ValueError(f"l2='auto' decomposes the Gauss-Newton matrix of both layers; "
+                         f"{hidden * rows.dt + k * (hidden + int(bias))} unknowns is more than "
+                         f"AUTO_L2_MAX_UNKNOWNS = {AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
     sample = (curvature_sample(n, unknowns, rows.chunk_limit) if curvature_rows is None
               else curvature_rows if curvature_rows < n else None)
-    hidden_step: Step = (ExactStep(problem, system_type) if step == "exact" else DampedStep(
-        problem, system_type, joint, sample, None if sample is None else rng.spawn(1)[0]))
+    sample_rng = None if sample is None or step == "exact" else rng.spawn(1)[0]
+
+    def make_step(problem: TrainingProblem) -> Step:
+        if step == "exact":
+            return ExactStep(problem, system_type)
+        return DampedStep(problem, system_type, joint, sample, sample_rng)
+
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
     certify = problem.nonsmooth_residual if rows.in_memory() is not None else None
+    monitor = None
+    if held_out is not None:
+        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None)
+        validation_rows.scan()
+        if scaling is not None:
+            validation_rows = validation_rows.standardized(*scaling.augmented(bias))
+        monitor = EarlyStopping(replace(problem, rows=validation_rows), n_iter_no_change)
 
     def network(params: Params) -> TwoLayerNet:
         if scaling is not None:
@@ -408,20 +476,29 @@ def fit(
 
     # One pass over the rows, plus the dense factorisation: what threads could share.
     work = n * hidden * (rows.dt + k) + (unknowns**3 / 3 if solver == "dense" else 0)
+    params, interrupted = Params(Wt, S, V, c, bias), False
+    choices: list[RidgeChoice] = []
     with thread_limits(resolve_n_jobs(n_jobs, work=work)):
+        if l2 == "auto":
+            try:
+                problem, params, choices = tune_l2(problem, make_step, params)
+            except KeyboardInterrupt:  # the start is kept: iteration 0 only
+                max_iter, interrupted = 0, True
         params, state, history, stop_reason = _alternate(
-            problem, hidden_step, StallPolicy(reinit and train_output, tol, certify),
-            Params(Wt, S, V, c, bias), max_iter, lambda p: redraw_unit(problem, p, rng, d),
-            network, callback, progress)
+            problem, make_step(problem), StallPolicy(reinit and train_output, tol, certify),
+            params, max_iter, lambda p: redraw_unit(problem, p, rng, d), network, callback,
+            progress, monitor)
+    stop_reason = "interrupted" if interrupted else stop_reason
     if stop_reason == "interrupted":
         warnings.warn(f"fit interrupted (KeyboardInterrupt) after {len(history) - 1} "
                       "iterations; returning the network trained so far",
                       FitInterrupted, stacklevel=2)
     return FitResult(
         network=network(params), loss=state.reported_loss, history=tuple(history),
-        converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=lam,
+        converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=problem.lam,
         residuals=problem.residuals(params, state), solver=solver,
-        standardization=None if scaling is None else scaling.map(rows.to_caller))
+        standardization=None if scaling is None else scaling.map(rows.to_caller),
+        l2_choices=tuple(choices))
 
 
 def _alternate(
@@ -429,6 +506,7 @@ def _alternate(
     max_iter: int, redraw: Callable[[Params], tuple[Params, int]],
     network: Callable[[Params], TwoLayerNet],
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None, progress: bool,
+    monitor: EarlyStopping | None = None,
 ) -> tuple[Params, Evaluation, list[IterationRecord], str]:
     """The loop of :func:`fit` from the start ``params``: the returned state, the history and
     the stop reason.
@@ -442,10 +520,12 @@ def _alternate(
 
     def record(iteration: int, fraction: float = 0.0, flips: int = 0, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
+        validation = None if monitor is None else monitor.observe(params, state)
         return make_record(problem.residuals(params, state), state.reported_loss, state.objective,
                            problem.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
-                           mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit)
+                           mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit,
+                           validation_loss=validation)
 
     history = [record(0)]
     # The last recorded state and the length of the history that ends with its record.
@@ -467,6 +547,9 @@ def _alternate(
             if callback is not None and callback(history[-1], network(params)):
                 stop_reason = "callback"
                 break
+            if monitor is not None and monitor.exhausted:
+                stop_reason = "early_stopping"
+                break
             decision = policy.observe(history, previous, params, state, problem.xp)
             if decision == CONTINUE:
                 continue
@@ -480,7 +563,8 @@ def _alternate(
         params, state, recorded = kept
         del history[recorded:]
         stop_reason = "interrupted"
-    params, state = policy.final(params, state)
+    params, state = (policy.final(params, state) if monitor is None or monitor.best is None
+                     else monitor.best[1:])
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {state.reported_loss:.6e}", file=sys.stderr)
@@ -501,6 +585,7 @@ def make_record(
     residuals: dict[str, float], loss: float, obj: float, train_output: bool, *,
     iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
     solves: int = 0, cg_iterations: int = 0, reinit_unit: int = -1,
+    validation_loss: float | None = None,
 ) -> IterationRecord:
     """The history entry of a state with these relative gradient norms, MSE and objective;
     shared with the gradient baselines."""
@@ -508,7 +593,8 @@ def make_record(
         iteration=iteration, loss=loss, objective=obj, seconds=seconds, step=step,
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
-        mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit)
+        mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit,
+        validation_loss=validation_loss)
 
 
 def _start(

@@ -97,7 +97,7 @@ class _AnalyticReLUBase(BaseEstimator):
         hidden: int = DEFAULT_HIDDEN,
         *,
         negative_slope: float = 0.0,
-        l2: float | None = None,
+        l2: float | str | None = "auto",
         standardize: bool = True,
         bias: bool = True,
         max_iter: int = 100,
@@ -107,6 +107,9 @@ class _AnalyticReLUBase(BaseEstimator):
         random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
         warm_start: bool = False,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
     ) -> None:
         # scikit-learn's convention: store the parameters as given, validate in fit.
         self.hidden = hidden
@@ -121,6 +124,9 @@ class _AnalyticReLUBase(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -141,6 +147,8 @@ class _AnalyticReLUBase(BaseEstimator):
             standardize=self.standardize, bias=self.bias,
             max_iter=self.max_iter, tol=self.tol, step=self.step, reinit=self.reinit,
             seed=_seed(self.random_state), progress=self.progress, init=self._warm_network(X),
+            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
         )
         self.network_: TwoLayerNet = result.network
         self.loss_ = result.loss
@@ -195,10 +203,15 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         ``hidden * (n_features + 1)`` unknowns.
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
-    l2 : float or None, default None
+    l2 : float, "auto" or None, default "auto"
         Ridge on ``W``, ``b`` and ``V`` (in standardised coordinates with
-        ``standardize=True``). ``None`` is ``1e-8 * mean([X, 1]**2)``, which only keeps the
-        linear systems definite.
+        ``standardize=True``). ``"auto"`` chooses it from the training data by generalised
+        cross-validation (:func:`relu_altmin.fit`'s ``l2="auto"``): the held-out error it
+        gives is close to that of the best ridge a grid search finds, for the cost of about
+        two fits; it needs at most 2500 unknowns ``hidden * (n_features + 1) + n_outputs *
+        (hidden + 1)``; beyond that pass a float. ``None`` is ``1e-8 * mean([X, 1]**2)``,
+        which only keeps the linear systems definite: the training loss is then as low as
+        the fit can make it, and the model overfits like converged L-BFGS.
     standardize : bool, default True
         ``relu_altmin.fit(standardize=...)``: fit on centred, unit-variance features and
         targets and fold the maps into ``network_``, which takes raw inputs (no
@@ -225,6 +238,16 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         init=network_)``; the output layer is solved again for the new targets) when it has
         ``hidden`` units and ``X``'s number of features, namespace and device; otherwise it
         starts afresh. ``random_state`` then seeds only the re-initialised units.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training rows, stop once
+        ``n_iter_no_change`` iterations did not lower their MSE and keep the network of the
+        lowest (:func:`relu_altmin.fit`'s ``early_stopping``; scikit-learn's names). With the
+        default ``l2="auto"`` it shortens the fit but predicted worse on the benchmark
+        (``docs/sklearn.md``, "Predicting well").
+    validation_fraction : float, default 0.1
+        Fraction of the rows held out for ``early_stopping``.
+    n_iter_no_change : int, default 10
+        Iterations without improvement that end an ``early_stopping`` fit.
 
     Attributes
     ----------
@@ -242,7 +265,7 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         ``KeyboardInterrupt`` ended the fit: the estimator keeps the network trained so far,
         with a :class:`relu_altmin.FitInterrupted` warning).
     l2_ : float
-        The ridge used (the default when ``l2=None``).
+        The ridge used (the one chosen with ``l2="auto"``, the default with ``None``).
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -346,9 +369,15 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         Number of hidden units (>= 1).
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
-    l2 : float or None, default None
+    l2 : float, "auto" or None, default "auto"
         Ridge on ``W``, ``b`` and ``V`` (in standardised coordinates with
-        ``standardize=True``). ``None`` is ``1e-8 * mean([X, 1]**2)``.
+        ``standardize=True``). ``"auto"`` chooses it from the training data by generalised
+        cross-validation (:func:`relu_altmin.fit`'s ``l2="auto"``): the held-out error it
+        gives is close to that of the best ridge a grid search finds, for the cost of about
+        two fits; it needs at most 2500 unknowns ``hidden * (n_features + 1) + n_outputs *
+        (hidden + 1)``; beyond that pass a float. ``None`` is ``1e-8 * mean([X, 1]**2)``,
+        which only keeps the linear systems definite: the training loss is then as low as
+        the fit can make it, and the model overfits like converged L-BFGS.
     standardize : bool, default True
         ``relu_altmin.fit(standardize=...)``: fit on centred, unit-variance features and
         (±1) codes and fold the maps into ``network_``.
@@ -372,6 +401,16 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         init=network_)``; the output layer is solved again for the new targets) when it has
         ``hidden`` units and ``X``'s number of features, namespace and device; otherwise it
         starts afresh. ``random_state`` then seeds only the re-initialised units.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training rows, stop once
+        ``n_iter_no_change`` iterations did not lower their MSE and keep the network of the
+        lowest (:func:`relu_altmin.fit`'s ``early_stopping``; scikit-learn's names). With the
+        default ``l2="auto"`` it shortens the fit but predicted worse on the benchmark
+        (``docs/sklearn.md``, "Predicting well").
+    validation_fraction : float, default 0.1
+        Fraction of the rows held out for ``early_stopping``.
+    n_iter_no_change : int, default 10
+        Iterations without improvement that end an ``early_stopping`` fit.
 
     Attributes
     ----------

@@ -31,7 +31,8 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_cg.py", "tests/test_stream
               "tests/test_certified.py", "tests/test_standardize.py",
               "tests/test_raw_features.py",
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
-              "tests/test_experiments.py"]
+              "tests/test_experiments.py", "tests/test_ridge.py",
+              "tests/test_early_stopping.py"]
 
 # (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
@@ -558,6 +559,26 @@ MUTANTS = [
     ("starts: path steps too far", "path_l2s",
      "        l2_start *= factor\n", "        l2_start *= factor * factor\n",
      "path_l2s_descend"),
+    ("gcv cross term halved", "gcv_scores",
+     "dq * (2 * gq - s * dq)", "dq * (gq - s * dq)", "gcv_from_the_sums or network_jacobian"),
+    ("gcv forgets the free unknowns' freedom", "gcv_scores",
+     "dof = float(xp.sum(s / denominator)) + len(free)",
+     "dof = float(xp.sum(s / denominator))", "gcv_from_the_sums or network_jacobian"),
+    ("gcv keeps the free unknowns' residual", "gcv_scores",
+     "residual_squares -= float(xp.sum(g_free * solved[:, -1]))", "pass",
+     "gcv_from_the_sums or network_jacobian"),
+    ("gcv penalises the step, not the weights", "gcv_scores",
+     "dq = (gq - (n * lam) * tq) / denominator", "dq = gq / denominator",
+     "gcv_from_the_sums or network_jacobian"),
+    ("gcv output bias index off by one", "choose_l2",
+     "[h * dt + o * (h + 1) + h for o in range(k)]",
+     "[h * dt + o * (h + 1) + h - 1 for o in range(k)]", "network_jacobian"),
+    ("early stopping keeps the last state", "EarlyStopping.observe",
+     "if self.best is None or loss < self.best[0]:", "if True:",
+     "lowest_validation_loss"),
+    ("early stopping never exhausted", "EarlyStopping.exhausted",
+     "return self.since_best >= self.patience", "return False",
+     "lowest_validation_loss"),
 ]
 
 

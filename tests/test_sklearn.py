@@ -198,7 +198,7 @@ def test_regressor_is_fit_with_seed_random_state(problem):
 def test_classifier_is_fit_on_pm1_codes(problem):
     X, y, seed = problem
     clf = AnalyticReLUClassifier(hidden=3, max_iter=4, random_state=seed).fit(X, y)
-    result = relu_altmin.fit(X, pm1_codes(y), 3, max_iter=4, seed=seed)
+    result = relu_altmin.fit(X, pm1_codes(y), 3, max_iter=4, seed=seed, l2="auto")
     np.testing.assert_array_equal(clf.classes_, np.unique(y))
     np.testing.assert_array_equal(clf.decision_function(X), result.network.predict(X))
     assert clf.network_.n_outputs == (1 if len(clf.classes_) == 2 else len(clf.classes_))
@@ -268,7 +268,7 @@ def test_random_state_instance_draws_the_seed(state_seed):
     state = np.random.RandomState(state_seed)
     seed = int(np.random.RandomState(state_seed).randint(np.iinfo(np.int32).max))
     reg = AnalyticReLURegressor(hidden=3, max_iter=2, random_state=state).fit(X, y)
-    expected = relu_altmin.fit(X, y, 3, max_iter=2, seed=seed).network.predict(X)
+    expected = relu_altmin.fit(X, y, 3, max_iter=2, seed=seed, l2="auto").network.predict(X)
     np.testing.assert_array_equal(reg.predict(X), expected)
     refit = reg.fit(X, y).predict(X)  # the state moved on: a new start
     assert not np.array_equal(refit, expected)
@@ -287,6 +287,9 @@ def test_defaults_mirror_fit():
         assert params["hidden"] == 32
         assert params.pop("random_state") is None and fit_defaults["seed"] is None
         assert params.pop("warm_start") is False  # scikit-learn's parameter, not fit's
+        # The estimators predict (the ridge from the data); fit's default reaches the least
+        # training loss (docs/sklearn.md, "Predicting well").
+        assert params.pop("l2") == "auto" and fit_defaults["l2"] is None
         for name in set(params) - {"hidden"}:
             assert params[name] == fit_defaults[name], name
 
@@ -429,7 +432,7 @@ def test_pipeline_with_standard_scaler_is_scaling_then_fit():
                                                                  random_state=0))
     pipe.fit(X, y)
     Xs = StandardScaler().fit_transform(X)
-    expected = relu_altmin.fit(Xs, y, 4, max_iter=10, seed=0).network.predict(Xs)
+    expected = relu_altmin.fit(Xs, y, 4, max_iter=10, seed=0, l2="auto").network.predict(Xs)
     np.testing.assert_allclose(pipe.predict(X), expected, rtol=1e-12, atol=1e-12)
     assert pipe.score(X, y) > 0.9
 
@@ -500,7 +503,7 @@ def test_array_api_regressor_keeps_namespace_and_dtype(name, dtype):
     assert type(reg.network_.W) is type(Xx) and isinstance(score, float)
     # The thin wrapper: fit on the same arrays (y cast to X's dtype), same seed.
     expected = relu_altmin.fit(Xx, xp.astype(Yx, getattr(xp, dtype)), 4, max_iter=3,
-                               seed=0).network.predict(Xx)
+                               seed=0, l2="auto").network.predict(Xx)
     np.testing.assert_array_equal(to_numpy(pred), to_numpy(expected))
     # And NumPy's answer, to rounding (3 iterations: the paths have not parted at a kink).
     ref = AnalyticReLURegressor(hidden=4, max_iter=3, random_state=0).fit(X.astype(dtype), Y)

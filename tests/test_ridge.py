@@ -1,0 +1,158 @@
+"""``l2="auto"``: the GCV of the Gauss-Newton model from the sums equals the brute-force GCV
+(explicit Jacobian, explicit ridge solves and hat matrices), and fits choose and report it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import relu_altmin
+from relu_altmin._problem import TrainingProblem
+from relu_altmin._ridge import AUTO_L2_GRID, choose_l2, gcv_scores
+from relu_altmin._rows import make_rows
+
+from conftest import to_numpy
+
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+def brute_force_gcv(J: np.ndarray, r: np.ndarray, theta: np.ndarray, free: list[int], n: int,
+                    lam: float) -> tuple[float, float, float]:
+    """GCV, ``df`` and the condition number of ``J^T J + n lam P``, by an explicit solve of
+    ``min ||r - J delta||^2 + n lam ||P (theta + delta)||^2`` and the explicit hat matrix."""
+    P = np.ones(J.shape[1])
+    P[free] = 0.0
+    A = J.T @ J + n * lam * np.diag(P)
+    delta = np.linalg.solve(A, J.T @ r - n * lam * P * theta)
+    rss = float(np.sum((r - J @ delta) ** 2))
+    dof = float(np.trace(J @ np.linalg.solve(A, J.T)))
+    N = J.shape[0]
+    return N * rss / (N - dof) ** 2, dof, float(np.linalg.cond(A))
+
+
+def agreement_bound(J: np.ndarray, r: np.ndarray, theta: np.ndarray, n: int, lam: float,
+                    condition: float, gcv: float, dof: float) -> float:
+    """How far two backward-stable evaluations of the GCV may differ: each solve's relative
+    error is ``~ m eps cond(A)``, acting on the terms summed into ``RSS`` (``||r||^2`` and
+    ``|J^T r| |delta|``-sized cross terms, bounded by ``(||r|| + ||J|| ||theta||)^2``) and on
+    ``df`` (``m`` terms of size at most 1), which enters squared through ``N - df``."""
+    N, m = J.shape
+    unit = 10 * m * EPS64 * condition
+    terms = (np.linalg.norm(r) + np.linalg.norm(J, 2) * np.linalg.norm(theta)) ** 2
+    rss = gcv * (N - dof) ** 2 / N
+    return gcv * (unit * terms / max(rss, 1e-300) + 2 * unit * m / (N - dof))
+
+
+@given(seed=st.integers(0, 2**31 - 1), N=st.integers(2, 30), m=st.integers(1, 8),
+       n_free=st.integers(0, 2), scale=st.integers(-2, 2))
+def test_gcv_from_the_sums_equals_brute_force(seed, N, m, n_free, scale):
+    rng = np.random.default_rng(seed)
+    J = 10.0**scale * rng.standard_normal((N, m))
+    r = rng.standard_normal(N)
+    theta = rng.standard_normal(m)
+    free = sorted(rng.choice(m, size=min(n_free, m - 1), replace=False).tolist()) if m > 1 else []
+    n = max(N // 2, 1)
+    if free and np.linalg.matrix_rank(J[:, free]) < len(free):
+        return  # the unpenalised columns alone must be identifiable
+    from array_api_compat import numpy as xp
+
+    scores, dofs = gcv_scores(J.T @ J, J.T @ r, float(r @ r), theta, free, n, N, AUTO_L2_GRID, xp)
+    for lam, score, dof in zip(AUTO_L2_GRID, scores, dofs):
+        expected, expected_dof, condition = brute_force_gcv(J, r, theta, free, n, lam)
+        if expected_dof > N - 0.5 or condition > 1e8:
+            continue  # (near-)interpolation: GCV is not defined there
+        assert abs(dof - expected_dof) <= 10 * m * EPS64 * condition * m
+        assert abs(score - expected) <= agreement_bound(J, r, theta, n, lam, condition,
+                                                        expected, expected_dof)
+
+
+def network_jacobian(X, Y, W, b, V, c, slope):
+    """The Jacobian of the flattened outputs (row by row, output by output) in the unknowns'
+    order of the fit's joint system: ``vec([W, b])`` then ``[V; c]`` output by output."""
+    n, k = Y.shape
+    h = W.shape[0]
+    Xt = X if b is None else np.c_[X, np.ones(n)]
+    Wt = W if b is None else np.c_[W, b]
+    Z = Xt @ Wt.T
+    D = np.where(Z > 0, 1.0, slope)
+    H = D * Z
+    F = H @ V + (0.0 if c is None else c)
+    blocks = []
+    for o in range(k):
+        JW = ((D * V[:, o])[:, :, None] * Xt[:, None, :]).reshape(n, -1)
+        Jo = [JW]
+        for o2 in range(k):
+            Jo.append(H if o2 == o else np.zeros_like(H))
+            if c is not None:
+                Jo.append(np.full((n, 1), 1.0 if o2 == o else 0.0))
+        blocks.append(np.concatenate(Jo, axis=1))
+    J = np.stack(blocks, axis=1).reshape(n * k, -1)  # rows (i, o)
+    outputs = V if c is None else np.r_[V, c[None, :]]
+    theta = np.r_[Wt.ravel(), outputs.T.ravel()]
+    free = [] if c is None else [h * Xt.shape[1] + o * (h + 1) + h for o in range(k)]
+    return J, (Y - F).ravel(), theta, free
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(8, 40), d=st.integers(1, 4),
+       h=st.integers(1, 4), k=st.integers(1, 2), bias=st.booleans(),
+       slope=st.sampled_from([0.0, 0.1]))
+def test_choose_l2_is_the_gcv_of_the_network_jacobian(seed, n, d, h, k, bias, slope):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = np.maximum(X @ rng.standard_normal((d, 2)), 0) @ rng.standard_normal((2, k))
+    Y += 0.1 * rng.standard_normal((n, k))
+    W, V = rng.standard_normal((h, d)), rng.standard_normal((h, k))
+    b, c = (rng.standard_normal(h), rng.standard_normal(k)) if bias else (None, None)
+    rows = make_rows(X, Y, bias, h, None)
+    rows.scan()
+    problem = TrainingProblem(rows, slope, 1e-3, True)
+    from relu_altmin._model import Params
+
+    Wt = W if b is None else np.c_[W, b]
+    choice = choose_l2(problem, Params(Wt, None, V, c, bias))
+    J, r, theta, free = network_jacobian(X, Y, W, b, V, c, slope)
+    expected = []
+    for lam in AUTO_L2_GRID:
+        gcv, dof, condition = brute_force_gcv(J, r, theta, free, n, lam)
+        expected.append(gcv if dof < n * k - 0.5 and condition < 1e8 else np.inf)
+    best = int(np.argmin(expected))
+    chosen = AUTO_L2_GRID.index(choice.l2)
+    # The chosen ridge is the brute force's best, or ties with it to the rounding allowed.
+    J_lam = brute_force_gcv(J, r, theta, free, n, choice.l2)
+    bound = agreement_bound(J, r, theta, n, choice.l2, J_lam[2], J_lam[0], J_lam[1])
+    assert chosen == best or expected[chosen] <= expected[best] + 2 * bound
+    assert abs(choice.gcv * n * k - expected[chosen]) <= bound
+
+
+def test_fit_chooses_the_ridge_and_reports_it(xp):
+    X, y = relu_altmin.load_diabetes()
+    X, y = xp.asarray(X[:200]), xp.asarray(y[:200])
+    result = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=5)
+    assert result.l2_choices and result.l2 == result.l2_choices[-1].l2
+    assert result.l2 in AUTO_L2_GRID
+    assert 1e-4 <= result.l2 <= 1.0  # noisy targets: far from no ridge and from all ridge
+    # From then on an ordinary fit at that ridge: same start, same steps.
+    again = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=5)
+    assert to_numpy(again.network.predict(X)).tolist() == to_numpy(
+        result.network.predict(X)).tolist()
+
+
+def test_streamed_rows_choose_what_rows_in_memory_choose():
+    X, y = relu_altmin.load_diabetes()
+    whole = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=3)
+    streamed = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=3, chunk_rows=100)
+    assert [c.l2 for c in streamed.l2_choices] == [c.l2 for c in whole.l2_choices]
+    assert np.allclose([c.gcv for c in streamed.l2_choices],
+                       [c.gcv for c in whole.l2_choices], rtol=1e-8)
+
+
+def test_auto_l2_is_refused_where_it_cannot_run():
+    X, y = relu_altmin.load_diabetes()
+    with pytest.raises(ValueError, match="l2"):
+        relu_altmin.fit(X, y, 4, l2="gcv")
+    with pytest.raises(ValueError, match="l2='auto' needs train_output"):
+        relu_altmin.fit(X, y, 4, l2="auto", train_output=False, output_weights=np.ones(4))
+    with pytest.raises(ValueError, match="AUTO_L2_MAX_UNKNOWNS"):
+        relu_altmin.fit(X, y, 400, l2="auto")
