@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import to_numpy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,8 +13,6 @@ import relu_altmin
 from relu_altmin._problem import TrainingProblem
 from relu_altmin._ridge import AUTO_L2_GRID, choose_l2, gcv_scores
 from relu_altmin._rows import make_rows
-
-from conftest import to_numpy
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -59,7 +58,7 @@ def test_gcv_from_the_sums_equals_brute_force(seed, N, m, n_free, scale):
     from array_api_compat import numpy as xp
 
     scores, dofs = gcv_scores(J.T @ J, J.T @ r, float(r @ r), theta, free, n, N, AUTO_L2_GRID, xp)
-    for lam, score, dof in zip(AUTO_L2_GRID, scores, dofs):
+    for lam, score, dof in zip(AUTO_L2_GRID, scores, dofs, strict=True):
         expected, expected_dof, condition = brute_force_gcv(J, r, theta, free, n, lam)
         if expected_dof > N - 0.5 or condition > 1e8:
             continue  # (near-)interpolation: GCV is not defined there
