@@ -236,9 +236,9 @@ def test_plain_progress_prints_every_kth_and_the_last(total, every, data):
 @settings(max_examples=15)
 @given(max_iter=st.integers(0, 30), hidden=st.integers(1, 3),
        step=st.sampled_from(["joint", "damped", "exact"]), slope=st.sampled_from([0.0, 0.2]),
-       reinit=st.booleans(), quiet=st.booleans())
+       reinit=st.booleans(), quiet=st.booleans(), l2=st.sampled_from([None, "auto", 0.01]))
 def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope, reinit,
-                                         quiet):
+                                         quiet, l2):
     X, y = make_table(rows=25, seed=1)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
@@ -246,7 +246,7 @@ def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope
     argv = ["fit", str(tmp_path / "X.npy"), "--targets", str(tmp_path / "y.npy"), "--hidden",
             str(hidden), "--max-iter", str(max_iter), "--step", step, "--negative-slope",
             str(slope), "--out", str(tmp_path / "n.npz"), "--json"] + ["--quiet"] * quiet \
-        + ["--no-reinit"] * (not reinit)
+        + ["--no-reinit"] * (not reinit) + ([] if l2 is None else ["--l2", str(l2)])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stdout", stdout)
         patch.setattr(sys, "stderr", stderr)
@@ -256,7 +256,7 @@ def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope
     document = json.loads(text)
     assert len(document["history"]) == document["iterations"] + 1
     result = relu_altmin.fit(X, y, hidden, negative_slope=slope, max_iter=max_iter, seed=0,
-                             step=step, reinit=reinit)
+                             step=step, reinit=reinit, l2=l2)
     assert document["reinit"] is reinit
     assert document["loss"] == result.loss and document["iterations"] == result.n_iter
     assert document["stop_reason"] == result.stop_reason
@@ -658,3 +658,10 @@ def test_entry_point_json_and_progress(csv_file, tmp_path):
     assert len(document["history"]) == document["iterations"] + 1 == 4
     assert [line.split()[2] for line in done.stderr.splitlines()[:3]] == ["1/3", "2/3", "3/3"]
     assert (tmp_path / "n.npz").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "gcv"])
+def test_bad_l2_is_refused_before_training(csv_file, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", str(csv_file), "--l2", value])
+    assert stop.value.code == 2 and "--l2" in capsys.readouterr().err

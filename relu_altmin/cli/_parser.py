@@ -37,6 +37,19 @@ def _int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _ridge(text: str) -> float | str:
+    """``--l2``: ``auto`` or a float >= 0."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 'auto' or finite and >= 0, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -88,6 +101,10 @@ def _training_options(p: argparse.ArgumentParser, hidden: int, slope: float) -> 
                    help="hidden-step solver: dense, matrix-free conjugate gradients (cg), or "
                         "dense up to 500 unknowns (any for --step exact) while it fits in "
                         "1 GiB, else cg (auto, the default)")
+    p.add_argument("--l2", type=_ridge, default=None, metavar="L2",
+                   help="ridge on both layers, in standardised units, or 'auto' to choose it "
+                        "from the data by generalised cross-validation, to predict (default: "
+                        "1e-8, the least training loss)")
     p.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="fit on the data as given instead of centring and scaling the "
                         "columns and targets inside fit (fit's standardize=False); the "

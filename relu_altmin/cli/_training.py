@@ -47,7 +47,8 @@ def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace,
     settings: dict[str, Any] = {
         "negative_slope": args.negative_slope, "max_iter": args.max_iter, "seed": args.seed,
         "step": args.step, "reinit": args.reinit, "solver": args.solver, "init": init,
-        "skip": init is not None and init.skip, "standardize": args.standardize}
+        "skip": init is not None and init.skip, "standardize": args.standardize,
+        "l2": args.l2}
     if args.quiet:
         return fit(X, y, args.hidden, **settings)
     with Progress(args.max_iter, "fit") as bar:
