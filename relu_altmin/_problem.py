@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._certificate import nonsmooth_ratios
-from ._model import Evaluation, Params, residual_ratios, state_sums
+from ._model import Evaluation, Params, objective_from, residual_ratios, state_sums
 from ._rows import Rows
 from ._systems import output_solve, output_sums
 
@@ -40,10 +40,25 @@ class TrainingProblem:
 
     def output_solved(self, params: Params) -> Params:
         """``params`` with the exact output solve (one pass over the rows)."""
-        rows = self.rows
-        V, c = output_solve(rows.reduce(output_sums, params, self.slope), rows.n, self.lam,
-                            params.Wt.shape[0], params.bias, rows.xp)
-        return params.replace(V=V, c=c)
+        return self.output_solved_bounded(params)[0]
+
+    def output_solved_bounded(self, params: Params) -> tuple[Params, float]:
+        """``params`` with the exact output solve, and a lower bound on its objective from the
+        output step's sums alone (no second pass): ``||Y - Hb t||^2 = Y^T Y - 2 t^T Hb^T Y +
+        t^T Hb^T Hb t``, less the worst-case rounding of those sums over ``n`` rows,
+        ``n eps (||Y|| + sum_j |t_j| ||Hb[:, j]||)^2`` per output (each summed term bounded by
+        Cauchy-Schwarz), twice over (the evaluation it stands in for rounds too)."""
+        rows, xp = self.rows, self.xp
+        gram, rhs = rows.reduce(output_sums, params, self.slope)
+        V, c = output_solve((gram, rhs), rows.n, self.lam, params.Wt.shape[0], params.bias, xp)
+        solved = params.replace(V=V, c=c)
+        theta = V if c is None else xp.concat([V, c[None, :]], axis=0)
+        y_squares = rows.stats.y_squares
+        sse = y_squares - float(xp.sum(theta * (2 * rhs - gram @ theta)))
+        column_norms = xp.sqrt(xp.clip(xp.linalg.diagonal(gram), min=0.0))
+        scale = y_squares**0.5 + float(xp.sum(xp.abs(theta) * column_norms[:, None]))
+        rounding = 2 * rows.n * float(xp.finfo(gram.dtype).eps) * scale**2
+        return solved, objective_from((sse - rounding) / rows.n, solved, self.lam, xp)
 
     def trained_output(self, params: Params) -> Params:
         """``params`` with the output layer solved when the output layer is trained."""

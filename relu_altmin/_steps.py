@@ -18,6 +18,7 @@ import numpy as np
 
 from ._model import Evaluation, Params
 from ._problem import TrainingProblem
+from ._rows import Rows
 from ._systems import HiddenSystem, MatrixFreeSystem, hidden_part
 
 STEPS = ("joint", "damped", "exact")
@@ -85,15 +86,21 @@ def updated_damping(mu: float, accepted: bool) -> float:
 class ExactStep:
     """The paper's step: the exact minimiser ``W*`` of the fixed-pattern problem, backtracked
     ``W + s (W* - W)``, ``s = 1, 1/2, ...``, to the first ``s`` that does not raise the
-    objective (``s = 0``, no move, if none in ``MAX_HALVINGS``)."""
+    objective (``s = 0``, no move, if none in ``MAX_HALVINGS``).
+
+    With ``curvature_rows`` (a damped step that has switched to this one on long data) the
+    system's matrix is built on a fresh row sample, as the damped step's is, and ``W*`` is
+    the minimiser of that model; the right-hand side and the backtracking use every row."""
 
     problem: TrainingProblem
     system_type: SystemType
+    curvature_rows: int | None = None
+    rng: np.random.Generator | None = None
 
     def take(self, params: Params, state: Evaluation) -> Outcome:
         problem = self.problem
-        system = self.system_type.build(problem.rows, params, problem.slope, problem.lam,
-                                        state, joint=False)
+        system = self.system_type.build(system_rows(problem, self.curvature_rows, self.rng),
+                                        params, problem.slope, problem.lam, state, joint=False)
         solution, work = system.solve(0.0)
         W_star = params.Wt + hidden_part(solution, system.shape, problem.xp)
         trial, trial_state, fraction = backtrack(problem, params, W_star, state)
@@ -128,29 +135,48 @@ class DampedStep:
         problem = self.problem
         solves = work = 0
         if not self.switched:
-            rows = problem.rows
-            if self.curvature_rows is not None and self.rng is not None:
-                rows = rows.sample(self.curvature_rows, self.rng)
-            system = self.system_type.build(rows, params, problem.slope, problem.lam, state,
-                                            joint=self.joint)
+            system = self.system_type.build(
+                system_rows(problem, self.curvature_rows, self.rng), params, problem.slope,
+                problem.lam, state, joint=self.joint)
             while self.mu <= MU_SWITCH:
                 solves += 1
                 solution, iterations = system.solve(self.mu)
                 work += iterations
-                trial = problem.trained_output(params.replace(
+                trial, lowest = self.trial(params.replace(
                     Wt=params.Wt + hidden_part(solution, system.shape, problem.xp)))
+                if lowest >= state.objective:  # rejected on the output step's sums alone
+                    self.mu = updated_damping(self.mu, accepted=False)
+                    continue
                 trial_state = problem.evaluate(trial, params.Wt)
                 if trial_state.objective < state.objective:
                     mu, self.mu = self.mu, updated_damping(self.mu, accepted=True)
                     return Outcome(trial, trial_state, 1.0, mu, solves, work)
                 self.mu = updated_damping(self.mu, accepted=False)
             self.switched = True
-        paper = ExactStep(problem, self.system_type).take(params, state)
+        paper = ExactStep(problem, self.system_type, self.curvature_rows, self.rng).take(
+            params, state)
         return replace(paper, mu=self.mu, solves=solves + paper.solves,
                        cg_iterations=work + paper.cg_iterations)
 
     def restart(self) -> None:
         self.mu, self.switched = MU_INIT, False
+
+    def trial(self, params: Params) -> tuple[Params, float]:
+        """``params`` with the output layer solved when it is trained, and a lower bound on
+        the objective there (``-inf`` when the output layer is fixed): a trial whose bound is
+        not below the objective now is rejected without the pass that evaluates it."""
+        problem = self.problem
+        if not problem.train_output:
+            return params, -math.inf
+        return problem.output_solved_bounded(params)
+
+
+def system_rows(problem: TrainingProblem, size: int | None,
+                rng: np.random.Generator | None) -> Rows:
+    """The rows a step builds its system on: a fresh sample of ``size`` rows, or all."""
+    if size is None or rng is None:
+        return problem.rows
+    return problem.rows.sample(size, rng)
 
 
 def backtrack(problem: TrainingProblem, params: Params, W_star: Any,

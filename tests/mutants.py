@@ -243,9 +243,9 @@ MUTANTS = [
     ("reinit: switch kept", "DampedStep.restart",
      "self.mu, self.switched = MU_INIT, False", "self.mu = MU_INIT", "levenberg"),
     # Sub-sampled curvature (test_curvature.py).
-    ("curvature sample not used", "DampedStep.take",
-     "                rows = rows.sample(self.curvature_rows, self.rng)\n",
-     "                rows.sample(self.curvature_rows, self.rng)\n", "sampling_changes"),
+    ("curvature sample not used", "system_rows",
+     "    return problem.rows.sample(size, rng)\n",
+     "    problem.rows.sample(size, rng)\n    return problem.rows\n", "sampling_changes"),
     ("curvature sample with replacement", "_InMemoryRows.sample",
      "replace=False", "replace=True", "distinct_rows"),
     ("curvature sample out of order", "_InMemoryRows.sample",
@@ -579,6 +579,13 @@ MUTANTS = [
     ("early stopping never exhausted", "EarlyStopping.exhausted",
      "return self.since_best >= self.patience", "return False",
      "lowest_validation_loss"),
+    ("screen bound above the objective", "TrainingProblem.output_solved_bounded",
+     "objective_from((sse - rounding) / rows.n", "objective_from((sse + rounding) / rows.n",
+     "bound_the_objective"),
+    ("screen cross term halved", "TrainingProblem.output_solved_bounded",
+     "sse = y_squares - float(xp.sum(theta * (2 * rhs - gram @ theta)))",
+     "sse = y_squares - float(xp.sum(theta * (rhs - gram @ theta)))",
+     "bound_the_objective or descends"),
 ]
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from strategies import problems
 from test_properties import (
     assert_descends_between_reinits,
+    augment,
     run_fit,
     start_state,
 )
@@ -33,7 +34,9 @@ from relu_altmin._steps import (
     CURVATURE_ROWS_PER_UNKNOWN,
     curvature_sample,
 )
-from relu_altmin._systems import HiddenSystem, MatrixFreeSystem
+from relu_altmin._systems import HiddenSystem, MatrixFreeSystem, features
+
+EPS64 = float(np.finfo(np.float64).eps)
 
 
 def data_rows(prob, xp, chunk_rows):
@@ -185,3 +188,33 @@ def test_curvature_rows_is_checked():
         relu_altmin.fit(X, y, 2, curvature_rows=0)
     with pytest.raises(TypeError, match="curvature_rows"):
         relu_altmin.fit(X, y, 2, curvature_rows=2.5)
+
+
+@given(prob=problems(max_n=40, allow_known_output=False), shift=st.floats(-1.0, 1.0),
+       chunk_rows=st.sampled_from([None, 7]))
+def test_output_sums_bound_the_objective_from_below_and_closely(prob, shift, chunk_rows):
+    """A trial is rejected on the output step's sums alone only when its evaluation would
+    reject it: the bound is below the evaluated objective, and within its own rounding
+    allowance of it (so the screen does reject the trials that raise the loss)."""
+    from array_api_compat import numpy as xp
+
+    rows = data_rows(prob, xp, chunk_rows)
+    rows.scan()
+    problem = TrainingProblem(rows, prob.negative_slope, 1e-4, True)
+    params = start_state(xp, prob)[2]
+    params = params.replace(Wt=params.Wt + shift * np.cos(np.arange(params.Wt.size)).reshape(
+        params.Wt.shape))
+    solved, lowest = problem.output_solved_bounded(params)
+    evaluated = problem.evaluate(solved).objective
+    n = rows.n
+    Y = np.reshape(prob.y, (n, -1))
+    # The allowance the bound subtracts, from the summed terms' sizes: n eps (||Y|| +
+    # sum_j |t_j| ||Hb_j||)^2 per unit of sse, twice; the objective is half the MSE.
+    Hb = features(augment(xp.asarray(prob.X), prob.bias, xp), solved, prob.negative_slope, xp)[1]
+    if prob.bias:
+        Hb = np.c_[Hb, np.ones(n)]
+    theta = solved.V if solved.c is None else np.r_[solved.V, solved.c[None, :]]
+    scale = np.linalg.norm(Y) + float(np.sum(np.abs(theta) * np.linalg.norm(Hb, axis=0)[:, None]))
+    allowance = 2 * n * EPS64 * scale**2 / (2 * n)
+    assert lowest <= evaluated
+    assert evaluated - lowest <= 2 * allowance
