@@ -44,19 +44,20 @@ class EarlyStopping:
 
     problem: TrainingProblem
     patience: int
-    best: tuple[float, Params, Evaluation] | None = None
+    #: (validation MSE, training problem, params, evaluation) of the lowest so far.
+    best: tuple[float, TrainingProblem, Params, Evaluation] | None = None
     since_best: int = 0
 
-    def observe(self, params: Params, state: Evaluation) -> float:
-        """The validation MSE (raw units) of ``params``, whose training evaluation is
-        ``state``."""
+    def observe(self, training: TrainingProblem, params: Params, state: Evaluation) -> float:
+        """The validation MSE (raw units) of ``params``, whose evaluation on ``training`` (the
+        problem at the ridge the fit is at) is ``state``."""
         loss = self.problem.evaluate(params).reported_loss
         if self.best is None or loss < (1.0 - EARLY_STOPPING_RTOL) * self.best[0]:
             self.since_best = 0
         else:
             self.since_best += 1
         if self.best is None or loss < self.best[0]:
-            self.best = (loss, params, state)
+            self.best = (loss, training, params, state)
         return loss
 
     @property

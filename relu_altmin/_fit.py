@@ -28,7 +28,7 @@ from ._policy import (
     redraw_unit,
 )
 from ._problem import TrainingProblem
-from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, tune_l2
+from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
 from ._rows import Chunks, make_rows
 from ._standardize import Standardization
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
@@ -104,6 +104,9 @@ class IterationRecord:
         iteration.
     validation_loss : float or None
         MSE on the validation rows (raw units) with ``early_stopping=True``, else ``None``.
+    l2 : float
+        The ridge of this record's objective (``l2="auto"`` changes it between rounds; the
+        objective is compared only between records of one ridge).
     """
 
     iteration: int
@@ -119,6 +122,7 @@ class IterationRecord:
     cg_iterations: int = 0
     reinit_unit: int = -1
     validation_loss: float | None = None
+    l2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -234,10 +238,11 @@ def fit(
         chooses it from the data for prediction (``docs/method.md``, "Choosing the ridge"):
         generalised cross-validation of the Gauss-Newton model of both layers, from sums
         over the rows (streamed and Dask data too), over ``AUTO_L2_GRID`` (``1e-6`` to ``10``,
-        4 per decade), re-chosen every ``AUTO_L2_STEPS = 3`` steps until a choice repeats (at
-        most ``AUTO_L2_ROUNDS = 10``); then the fit runs at that ridge for ``max_iter``
-        iterations (``FitResult.l2_choices`` lists the rounds; a ``KeyboardInterrupt`` during
-        them keeps the start). Needs ``train_output=True`` and at most
+        4 per decade), at the start and again every ``AUTO_L2_STEPS = 3`` iterations until a
+        choice repeats (at most ``AUTO_L2_ROUNDS = 10``); those iterations are part of the
+        history and of ``max_iter`` (``IterationRecord.l2`` is each record's ridge,
+        ``FitResult.l2_choices`` the rounds), and the rest of the fit runs at the last ridge
+        chosen. Needs ``train_output=True`` and at most
         ``AUTO_L2_MAX_UNKNOWNS = 2500`` unknowns ``h (d + 1) + k (h + 1)``. ``None`` uses
         ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``, standardised
         with ``standardize=True``: about ``1e-8``), which is negligible for standardised
@@ -460,7 +465,7 @@ def fit(
         return DampedStep(problem, system_type, joint, sample, sample_rng)
 
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
-    certify = problem.nonsmooth_residual if rows.in_memory() is not None else None
+    certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
     monitor = None
     if held_out is not None:
         validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None)
@@ -476,19 +481,15 @@ def fit(
 
     # One pass over the rows, plus the dense factorisation: what threads could share.
     work = n * hidden * (rows.dt + k) + (unknowns**3 / 3 if solver == "dense" else 0)
-    params, interrupted = Params(Wt, S, V, c, bias), False
-    choices: list[RidgeChoice] = []
+    tuner = RidgeTuner() if l2 == "auto" else None
+    loop = _Loop(make_step,
+                 lambda problem, start: StallPolicy(
+                     reinit and train_output, tol,
+                     problem.nonsmooth_residual if certified else None, round_start=start),
+                 lambda problem, p: redraw_unit(problem, p, rng, d), tuner, monitor)
     with thread_limits(resolve_n_jobs(n_jobs, work=work)):
-        if l2 == "auto":
-            try:
-                problem, params, choices = tune_l2(problem, make_step, params)
-            except KeyboardInterrupt:  # the start is kept: iteration 0 only
-                max_iter, interrupted = 0, True
-        params, state, history, stop_reason = _alternate(
-            problem, make_step(problem), StallPolicy(reinit and train_output, tol, certify),
-            params, max_iter, lambda p: redraw_unit(problem, p, rng, d), network, callback,
-            progress, monitor)
-    stop_reason = "interrupted" if interrupted else stop_reason
+        problem, params, state, history, stop_reason = _alternate(
+            problem, loop, Params(Wt, S, V, c, bias), max_iter, network, callback, progress)
     if stop_reason == "interrupted":
         warnings.warn(f"fit interrupted (KeyboardInterrupt) after {len(history) - 1} "
                       "iterations; returning the network trained so far",
@@ -498,38 +499,55 @@ def fit(
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=problem.lam,
         residuals=problem.residuals(params, state), solver=solver,
         standardization=None if scaling is None else scaling.map(rows.to_caller),
-        l2_choices=tuple(choices))
+        l2_choices=() if tuner is None else tuple(tuner.choices))
+
+
+@dataclass
+class _Loop:
+    """What :func:`_alternate` works with besides the problem: the step and the stall policy
+    it makes for a problem (anew whenever ``l2="auto"`` changes the ridge; the policy's
+    rounds start at the given record), the unit redraw, and the optional ridge tuner and
+    early-stopping monitor."""
+
+    make_step: Callable[[TrainingProblem], Step]
+    make_policy: Callable[[TrainingProblem, int], StallPolicy]
+    redraw: Callable[[TrainingProblem, Params], tuple[Params, int]]
+    tuner: RidgeTuner | None = None
+    monitor: EarlyStopping | None = None
 
 
 def _alternate(
-    problem: TrainingProblem, hidden_step: Step, policy: StallPolicy, params: Params,
-    max_iter: int, redraw: Callable[[Params], tuple[Params, int]],
+    problem: TrainingProblem, loop: _Loop, params: Params, max_iter: int,
     network: Callable[[Params], TwoLayerNet],
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None, progress: bool,
-    monitor: EarlyStopping | None = None,
-) -> tuple[Params, Evaluation, list[IterationRecord], str]:
-    """The loop of :func:`fit` from the start ``params``: the returned state, the history and
-    the stop reason.
+) -> tuple[TrainingProblem, Params, Evaluation, list[IterationRecord], str]:
+    """The loop of :func:`fit` from the start ``params``: the problem (its ridge) of the
+    returned state, that state, the history and the stop reason.
 
     A ``KeyboardInterrupt`` after iteration 0 stops the loop with ``"interrupted"`` at the last
     recorded state: ``kept`` is replaced in one assignment only once a state's record is in
     the history, so neither a step cut short nor a re-initialised unit is returned."""
     start = time.perf_counter()
     params = problem.trained_output(params)
+    if loop.tuner is not None:
+        problem = loop.tuner.start(problem, params)
+        params = problem.trained_output(params)
     state = problem.evaluate(params)
+    hidden_step, policy = loop.make_step(problem), loop.make_policy(problem, 0)
+    monitor = loop.monitor
 
     def record(iteration: int, fraction: float = 0.0, flips: int = 0, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
-        validation = None if monitor is None else monitor.observe(params, state)
+        validation = None if monitor is None else monitor.observe(problem, params, state)
         return make_record(problem.residuals(params, state), state.reported_loss, state.objective,
                            problem.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit,
-                           validation_loss=validation)
+                           validation_loss=validation, l2=problem.lam)
 
     history = [record(0)]
-    # The last recorded state and the length of the history that ends with its record.
-    kept = (params, state, len(history))
+    # The last recorded state, its problem and the length of the history ending with it.
+    kept = (problem, params, state, len(history))
     stop_reason, unit = "max_iter", -1
     try:
         if progress:
@@ -540,7 +558,7 @@ def _alternate(
             params, state = outcome.params, outcome.state
             history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
                                   outcome.solves, outcome.cg_iterations, unit))
-            kept = (params, state, len(history))
+            kept = (problem, params, state, len(history))
             unit = -1
             if progress:
                 _print_progress(history[-1])
@@ -550,25 +568,35 @@ def _alternate(
             if monitor is not None and monitor.exhausted:
                 stop_reason = "early_stopping"
                 break
+            retuned = None if loop.tuner is None else loop.tuner.after(iteration, problem, params)
+            if retuned is not None:  # a new ridge: a new objective, step and stall policy
+                problem = retuned
+                params = problem.trained_output(params)
+                state = problem.evaluate(params)
+                hidden_step = loop.make_step(problem)
+                policy = loop.make_policy(problem, len(history))
+                continue
             decision = policy.observe(history, previous, params, state, problem.xp)
             if decision == CONTINUE:
                 continue
             if decision in ("critical_point", "no_progress"):
                 stop_reason = decision
                 break
-            params, unit = redraw(policy.best[0] if policy.best else params)
+            params, unit = loop.redraw(problem, policy.best[0] if policy.best else params)
             state = problem.evaluate(params)
             hidden_step.restart()
     except KeyboardInterrupt:
-        params, state, recorded = kept
+        problem, params, state, recorded = kept
         del history[recorded:]
         stop_reason = "interrupted"
-    params, state = (policy.final(params, state) if monitor is None or monitor.best is None
-                     else monitor.best[1:])
+    if monitor is not None and monitor.best is not None:
+        _, problem, params, state = monitor.best
+    else:
+        params, state = policy.final(params, state)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {state.reported_loss:.6e}", file=sys.stderr)
-    return params, state, history, stop_reason
+    return problem, params, state, history, stop_reason
 
 
 def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,
@@ -585,7 +613,7 @@ def make_record(
     residuals: dict[str, float], loss: float, obj: float, train_output: bool, *,
     iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
     solves: int = 0, cg_iterations: int = 0, reinit_unit: int = -1,
-    validation_loss: float | None = None,
+    validation_loss: float | None = None, l2: float = 0.0,
 ) -> IterationRecord:
     """The history entry of a state with these relative gradient norms, MSE and objective;
     shared with the gradient baselines."""
@@ -594,7 +622,7 @@ def make_record(
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
         mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit,
-        validation_loss=validation_loss)
+        validation_loss=validation_loss, l2=l2)
 
 
 def _start(

@@ -22,21 +22,19 @@ hidden layer's freedom as well as the output layer's, which a GCV of the output 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from array_api_compat import device
 
 from ._model import Evaluation, Params, state_sums
 from ._problem import TrainingProblem
-from ._steps import Step
 from ._systems import HiddenSystem, solve_regularised
 
 #: The ridges ``l2="auto"`` chooses from: 4 per decade from ``1e-6`` to ``10``, in the
 #: coordinates the fit runs in (standardised ones by default).
 AUTO_L2_GRID = tuple(10.0 ** (e / 4) for e in range(-24, 5))
-#: At most ``AUTO_L2_ROUNDS`` choices, ``AUTO_L2_STEPS`` damped steps at each chosen ridge
+#: At most ``AUTO_L2_ROUNDS`` choices, ``AUTO_L2_STEPS`` iterations at each chosen ridge
 #: between them; the choice is final once a round chooses the ridge of the round before.
 AUTO_L2_ROUNDS, AUTO_L2_STEPS = 10, 3
 #: ``l2="auto"`` forms and decomposes the ``m x m`` Gauss-Newton matrix of both layers
@@ -124,24 +122,32 @@ def choose_l2(problem: TrainingProblem, params: Params, iteration: int = 0) -> R
     return RidgeChoice(AUTO_L2_GRID[best], scores[best] / (n * k), dofs[best], iteration)
 
 
-def tune_l2(problem: TrainingProblem, make_step: Callable[[TrainingProblem], Step],
-            params: Params) -> tuple[TrainingProblem, Params, list[RidgeChoice]]:
-    """``l2="auto"``'s rounds from the start ``params``: choose the ridge, take
-    ``AUTO_L2_STEPS`` steps at it, and again, until a round keeps the ridge of the one before
-    or ``AUTO_L2_ROUNDS`` choices were made. Returns the problem at the last ridge chosen,
-    the weights reached and the choices."""
-    params = problem.trained_output(params)
-    choices: list[RidgeChoice] = []
-    for _ in range(AUTO_L2_ROUNDS):
-        choice = choose_l2(problem, params, len(choices) * AUTO_L2_STEPS)
-        choices.append(choice)
-        problem = replace(problem, lam=choice.l2)
-        if len(choices) > 1 and choice.l2 == choices[-2].l2:
-            break
-        step = make_step(problem)
-        params = problem.output_solved(params) if problem.train_output else params
-        state = problem.evaluate(params)
-        for _ in range(AUTO_L2_STEPS):
-            outcome = step.take(params, state)
-            params, state = outcome.params, outcome.state
-    return problem, params, choices
+@dataclass
+class RidgeTuner:
+    """``l2="auto"``'s rounds inside the fit's loop: choose the ridge at the start, then after
+    every ``AUTO_L2_STEPS`` iterations again, until a round chooses the ridge of the round
+    before or ``AUTO_L2_ROUNDS`` choices were made (:attr:`settled`)."""
+
+    choices: list[RidgeChoice] = field(default_factory=list)
+    settled: bool = False
+
+    def start(self, problem: TrainingProblem, params: Params) -> TrainingProblem:
+        """The problem at the ridge chosen at the start ``params`` (output layer solved)."""
+        return self._chosen(problem, params, 0)
+
+    def after(self, iteration: int, problem: TrainingProblem,
+              params: Params) -> TrainingProblem | None:
+        """After ``iteration``: the problem at a newly chosen ridge, or ``None`` (no round
+        due, or the same ridge chosen)."""
+        if self.settled or iteration % AUTO_L2_STEPS:
+            return None
+        chosen = self._chosen(problem, params, iteration)
+        return None if chosen.lam == problem.lam else chosen
+
+    def _chosen(self, problem: TrainingProblem, params: Params,
+                iteration: int) -> TrainingProblem:
+        choice = choose_l2(problem, params, iteration)
+        self.choices.append(choice)
+        repeated = len(self.choices) > 1 and choice.l2 == self.choices[-2].l2
+        self.settled = repeated or len(self.choices) >= AUTO_L2_ROUNDS
+        return replace(problem, lam=choice.l2)

@@ -147,7 +147,7 @@ def test_interrupt_after_a_reinit_returns_the_best_state(hidden, seed, data):
 #: is the moment after a record is appended and before the state is kept.
 PATCHES = {
     "evaluate": (_problem.TrainingProblem, "evaluate", None, 2),
-    "output_solved": (_problem.TrainingProblem, "output_solved", None, 2),
+    "output_solved": (_problem.TrainingProblem, "output_solved_bounded", None, 2),
     "make_record": (_fit, "make_record", None, 2),
     "print_progress": (_fit, "_print_progress", None, 1),
     "after_append": (_fit, "len", "_alternate", 2),

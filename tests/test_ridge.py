@@ -28,7 +28,8 @@ def brute_force_gcv(J: np.ndarray, r: np.ndarray, theta: np.ndarray, free: list[
     rss = float(np.sum((r - J @ delta) ** 2))
     dof = float(np.trace(J @ np.linalg.solve(A, J.T)))
     N = J.shape[0]
-    return N * rss / (N - dof) ** 2, dof, float(np.linalg.cond(A))
+    gcv = N * rss / (N - dof) ** 2 if dof < N else np.inf
+    return gcv, dof, float(np.linalg.cond(A))
 
 
 def agreement_bound(J: np.ndarray, r: np.ndarray, theta: np.ndarray, n: int, lam: float,
@@ -136,6 +137,24 @@ def test_fit_chooses_the_ridge_and_reports_it(xp):
     again = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=5)
     assert to_numpy(again.network.predict(X)).tolist() == to_numpy(
         result.network.predict(X)).tolist()
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(10, 60), d=st.integers(1, 4),
+       hidden=st.integers(1, 5), slope=st.sampled_from([0.0, 0.1]))
+def test_auto_rounds_are_iterations_and_descend_at_each_ridge(seed, n, d, hidden, slope):
+    """The rounds of ``l2="auto"`` are iterations of the history: each record names its ridge,
+    one of the choices, and the objective never rises between records of one ridge (but at a
+    re-initialised unit)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(X @ rng.standard_normal(d)) + 0.2 * rng.standard_normal(n)
+    result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, l2="auto",
+                             max_iter=25)
+    chosen = {c.l2 for c in result.l2_choices}
+    assert {r.l2 for r in result.history} <= chosen and result.l2 in chosen
+    for before, after in zip(result.history, result.history[1:]):
+        if after.l2 == before.l2 and after.reinit_unit < 0:
+            assert after.objective <= before.objective + 8 * EPS64 * abs(before.objective)
 
 
 def test_streamed_rows_choose_what_rows_in_memory_choose():
