@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from conftest import to_numpy
@@ -152,7 +154,7 @@ def test_auto_rounds_are_iterations_and_descend_at_each_ridge(seed, n, d, hidden
                              max_iter=25)
     chosen = {c.l2 for c in result.l2_choices}
     assert {r.l2 for r in result.history} <= chosen and result.l2 in chosen
-    for before, after in zip(result.history, result.history[1:]):
+    for before, after in itertools.pairwise(result.history):
         if after.l2 == before.l2 and after.reinit_unit < 0:
             assert after.objective <= before.objective + 8 * EPS64 * abs(before.objective)
 
