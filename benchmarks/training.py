@@ -48,17 +48,21 @@ configuration, every run), ``<out>/<name>.md`` (median tables and the target che
 ``<out>/<name>_<dataset>.png`` (loss versus time, first seed). ``--from-json`` rebuilds the
 tables and plots from earlier JSON files (merging them).
 
-``--lbfgs-target`` is the preset of the "converged L-BFGS" target: every data set, h 16 and 64,
-slope 0.1, seeds 0 1 2, methods ``altmin`` (run to convergence too: ``--altmin-max-iter
-1000``; it stops earlier when a step no longer changes the network), ``torch_lbfgs_conv`` and
-``sklearn_lbfgs_conv``, written to ``training_lbfgs.*`` (any option given explicitly overrides
-the preset). For each ``(data set,
-h, slope)`` the better of the two converged L-BFGS runs (lower median final training MSE) sets
-each seed's target loss: its final training MSE, or ``1e-4`` times the variance of the training
-targets (``mean_i ||y_i - mean(y)||^2``) when it got below that (it interpolates). An ``altmin``
+``--lbfgs-target`` is the preset of the "converged L-BFGS" target (issue 24, "Small data"): the
+five data sets plus the two held-out ones of ``_datasets.HELD_OUT`` (CPS 1988, Housing), h 16
+and 64, slopes 0 and 0.1, seeds 0 1 2, methods ``altmin`` (run to convergence too:
+``--altmin-max-iter 1000``; it stops earlier when a step no longer changes the network),
+``torch_lbfgs_conv`` and ``sklearn_lbfgs_conv``, written to ``training_lbfgs.*`` (any option
+given explicitly overrides the preset). For each cell ``(data set, h, slope)`` the better of
+the two converged L-BFGS runs (lower median final training MSE) sets each seed's target loss:
+its final training MSE, or ``1e-4`` times the variance of the training targets
+(``mean_i ||y_i - mean(y)||^2``) when it got below that (it interpolates). An ``altmin``
 variant passes on loss when its median final training MSE is at most the median target, and on
-time when its median time to first reach its seed's target (never = inf) is below the median
-wall time of that L-BFGS run. The Markdown reports every cell; the plots draw the target.
+time when its median time to first reach its seed's target (never = inf) is at most the median
+wall time of that L-BFGS run. The target holds when the time test passes on at least
+``LBFGS_TIME_FRACTION`` (75 %) of the cells and the loss test on at least
+``LBFGS_LOSS_FRACTION`` (90 %). The Markdown reports every cell and both fractions; the plots
+draw the target.
 
 Usage::
 
@@ -89,7 +93,7 @@ import numpy as np
 import scipy.optimize
 import torch
 from _common import machine_info, to_numpy
-from _datasets import DATASETS, Split, load
+from _datasets import DATASETS, HELD_OUT, Split, load
 from threadpoolctl import threadpool_limits
 
 import relu_altmin
@@ -129,6 +133,9 @@ ALTMIN_STEPS: dict[str, dict[str, str]] = {
 }
 #: The L-BFGS target: a run "interpolates" below this fraction of the targets' variance.
 INTERPOLATION, MATCH_RTOL = 1e-4, 1e-9
+#: The converged-L-BFGS target's thresholds: the fractions of cells that must pass on time and
+#: on final training MSE.
+LBFGS_TIME_FRACTION, LBFGS_LOSS_FRACTION = 0.75, 0.90
 TRACE_POINTS = 120
 #: Our baselines: name -> (method, keyword arguments, epochs).
 BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
@@ -147,7 +154,8 @@ PEER_ORDER = (*ALTMIN_STEPS, *TORCH_METHODS, *TORCH_LBFGS, *SKLEARN_LBFGS, "scip
 DEFAULT_METHODS = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "scipy_trf",
                    *BASELINE_METHODS)
 LBFGS_PRESET = {
-    "datasets": list(DATASETS), "hidden": [16, 64], "slopes": [0.1], "seeds": [0, 1, 2],
+    "datasets": [*DATASETS, *HELD_OUT], "hidden": [16, 64], "slopes": [0.0, 0.1],
+    "seeds": [0, 1, 2],
     "methods": ["altmin", "torch_lbfgs_conv", "sklearn_lbfgs_conv"], "altmin_max_iter": 1000,
     "name": "training_lbfgs",
 }
@@ -997,7 +1005,7 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
     For each ``(data set, width, slope)`` and variant, over the seeds where both the variant
     and the better L-BFGS (:func:`lbfgs_targets`) ran: ``loss_pass`` when the variant's median
     final training MSE is at most the median target, ``time_pass`` when its median time to
-    first reach its seed's target (inf when it never does) is below the median wall time of
+    first reach its seed's target (inf when it never does) is at most the median wall time of
     that L-BFGS run; ``across_days`` when, for some seed, the two runs were made on different
     days. Losses match within a relative ``MATCH_RTOL``.
     """
@@ -1034,15 +1042,18 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
                 "seeds": len(rows), "train_mse": alt, "target": target,
                 "lbfgs_interpolates": floor, "lbfgs_seconds": lbfgs_seconds,
                 "time_to_target": to_target, "loss_pass": alt <= target * tol,
-                "time_pass": to_target < lbfgs_seconds, "across_days": across_days}
+                "time_pass": to_target <= lbfgs_seconds, "across_days": across_days}
         cells.append(cell)
     summary = {}
     for variant in ALTMIN_STEPS:
         mine = [c["altmin"][variant] for c in cells if variant in c["altmin"]]
         if mine:
-            summary[variant] = {"cells": len(mine), "loss": sum(v["loss_pass"] for v in mine),
-                                "time": sum(v["time_pass"] for v in mine),
-                                "both": sum(v["loss_pass"] and v["time_pass"] for v in mine)}
+            loss, time_ = sum(v["loss_pass"] for v in mine), sum(v["time_pass"] for v in mine)
+            summary[variant] = {"cells": len(mine), "loss": loss, "time": time_,
+                                "both": sum(v["loss_pass"] and v["time_pass"] for v in mine),
+                                "floor": sum(bool(v["lbfgs_interpolates"]) for v in mine),
+                                "time_target": time_ >= LBFGS_TIME_FRACTION * len(mine),
+                                "loss_target": loss >= LBFGS_LOSS_FRACTION * len(mine)}
     return {"cells": cells, "summary": summary}
 
 
@@ -1084,6 +1095,14 @@ def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
     for variant, v in check["summary"].items():
         lines.append(f"- **{variant}: {v['both']}/{v['cells']} cells pass both** (loss "
                      f"{v['loss']}/{v['cells']}, time {v['time']}/{v['cells']})")
+        n = v["cells"]
+        lines.append(
+            f"  - time target: median t→target ≤ L-BFGS s on {v['time']}/{n} cells "
+            f"({100 * v['time'] / n:.0f} %, need ≥ {100 * LBFGS_TIME_FRACTION:g} %): "
+            f"**{'PASS' if v['time_target'] else 'FAIL'}**; final-MSE target: median MSE ≤ "
+            f"median target on {v['loss']}/{n} cells ({100 * v['loss'] / n:.0f} %, need ≥ "
+            f"{100 * LBFGS_LOSS_FRACTION:g} %): **{'PASS' if v['loss_target'] else 'FAIL'}**"
+            + (f" ({v['floor']} cell(s) use the floor)" if v.get("floor") else ""))
     if relu_only:
         lines += ["", f"† {SKLEARN_NO_LEAKY}."]
     if across_days:
@@ -1158,7 +1177,9 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
             "*L-BFGS s* the median wall time of the best L-BFGS on those seeds (*cap*: torch "
             "runs stopped by the time cap, not by their tolerances). *loss* passes "
             "when the variant's median MSE ≤ the median target (relative tolerance "
-            f"{MATCH_RTOL:g}), *time* when t→target < L-BFGS s.",
+            f"{MATCH_RTOL:g}), *time* when t→target ≤ L-BFGS s. A cell is one (data set, h, "
+            f"slope); the target holds when *time* passes on ≥ {100 * LBFGS_TIME_FRACTION:g} % "
+            f"of the cells and *loss* on ≥ {100 * LBFGS_LOSS_FRACTION:g} %.",
             "",
             *lbfgs_check_lines(conv),
         ]
@@ -1363,9 +1384,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="diabetes + breast cancer, h=16, slope 0.1, seed 0, 3 learning "
                              "rates: a few minutes on 2 cores")
     parser.add_argument("--lbfgs-target", action="store_true",
-                        help="the converged L-BFGS target: every data set, h 16 and 64, slope "
-                             "0.1, seeds 0 1 2, altmin with max_iter 1000, torch_lbfgs_conv "
-                             "and sklearn_lbfgs_conv, written to training_lbfgs.* (explicit "
+                        help="the converged L-BFGS target: the five data sets and the two "
+                             "held-out ones, h 16 and 64, slopes 0 and 0.1, seeds 0 1 2, "
+                             "altmin with max_iter 1000, torch_lbfgs_conv and "
+                             "sklearn_lbfgs_conv, written to training_lbfgs.* (explicit "
                              "options override the preset)")
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
                         metavar="METHOD",
@@ -1373,7 +1395,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "altmin_damped, altmin_exact, altmin_cg, altmin_dense and the "
                              "*_conv runs); "
                              "those that do not apply to a configuration are skipped")
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", choices=(*DATASETS, *HELD_OUT),
+                        default=list(DATASETS),
+                        help=f"data sets (default: {' '.join(DATASETS)}; held out: "
+                             f"{' '.join(HELD_OUT)})")
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
