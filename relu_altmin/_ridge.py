@@ -39,9 +39,9 @@ AUTO_L2_GRID = tuple(10.0 ** (e / 4) for e in range(-24, 5))
 AUTO_L2_ROUNDS, AUTO_L2_STEPS = 10, 3
 #: ``l2="auto"`` forms and decomposes the ``m x m`` Gauss-Newton matrix of both layers
 #: (``m = h (d + 1) + k (h + 1)``) once a round; it refuses larger problems, whose
-#: eigendecomposition takes seconds to minutes (this 2-core machine: 1 s at m = 1000, 3 s at
-#: 2000, over 100 s at 4800).
-AUTO_L2_MAX_UNKNOWNS = 2500
+#: eigendecomposition takes minutes (one core of this machine, NumPy's ``eigh``: 0.2 s at
+#: m = 1000, 3 s at 2500, 23 s at 4810, the digits data at h = 64; ``O(m^3)`` beyond).
+AUTO_L2_MAX_UNKNOWNS = 5000
 
 
 @dataclass(frozen=True)

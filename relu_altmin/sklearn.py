@@ -208,7 +208,7 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         ``standardize=True``). ``"auto"`` chooses it from the training data by generalised
         cross-validation (:func:`relu_altmin.fit`'s ``l2="auto"``): the held-out error it
         gives is close to that of the best ridge a grid search finds, for the cost of about
-        two fits; it needs at most 2500 unknowns ``hidden * (n_features + 1) + n_outputs *
+        two fits; it needs at most 5000 unknowns ``hidden * (n_features + 1) + n_outputs *
         (hidden + 1)``; beyond that pass a float. ``None`` is ``1e-8 * mean([X, 1]**2)``,
         which only keeps the linear systems definite: the training loss is then as low as
         the fit can make it, and the model overfits like converged L-BFGS.
@@ -374,7 +374,7 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         ``standardize=True``). ``"auto"`` chooses it from the training data by generalised
         cross-validation (:func:`relu_altmin.fit`'s ``l2="auto"``): the held-out error it
         gives is close to that of the best ridge a grid search finds, for the cost of about
-        two fits; it needs at most 2500 unknowns ``hidden * (n_features + 1) + n_outputs *
+        two fits; it needs at most 5000 unknowns ``hidden * (n_features + 1) + n_outputs *
         (hidden + 1)``; beyond that pass a float. ``None`` is ``1e-8 * mean([X, 1]**2)``,
         which only keeps the linear systems definite: the training loss is then as low as
         the fit can make it, and the model overfits like converged L-BFGS.

@@ -175,4 +175,4 @@ def test_auto_l2_is_refused_where_it_cannot_run():
     with pytest.raises(ValueError, match="l2='auto' needs train_output"):
         relu_altmin.fit(X, y, 4, l2="auto", train_output=False, output_weights=np.ones(4))
     with pytest.raises(ValueError, match="AUTO_L2_MAX_UNKNOWNS"):
-        relu_altmin.fit(X, y, 400, l2="auto")
+        relu_altmin.fit(X, y, 600, l2="auto")
