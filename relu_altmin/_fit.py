@@ -243,7 +243,7 @@ def fit(
         history and of ``max_iter`` (``IterationRecord.l2`` is each record's ridge,
         ``FitResult.l2_choices`` the rounds), and the rest of the fit runs at the last ridge
         chosen. Needs ``train_output=True`` and at most
-        ``AUTO_L2_MAX_UNKNOWNS = 2500`` unknowns ``h (d + 1) + k (h + 1)``. ``None`` uses
+        ``AUTO_L2_MAX_UNKNOWNS = 5000`` unknowns ``h (d + 1) + k (h + 1)``. ``None`` uses
         ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``, standardised
         with ``standardize=True``: about ``1e-8``), which is negligible for standardised
         features; on raw features of very different scales it is not (``docs/method.md``,
@@ -524,9 +524,10 @@ def _alternate(
     """The loop of :func:`fit` from the start ``params``: the problem (its ridge) of the
     returned state, that state, the history and the stop reason.
 
-    A ``KeyboardInterrupt`` after iteration 0 stops the loop with ``"interrupted"`` at the last
-    recorded state: ``kept`` is replaced in one assignment only once a state's record is in
-    the history, so neither a step cut short nor a re-initialised unit is returned."""
+    The returned state is the last recorded one (``kept``, replaced in one assignment only
+    once a state's record is in the history) or the policy's best: never a step cut short by
+    a ``KeyboardInterrupt`` (which stops the loop with ``"interrupted"``), nor a unit redrawn
+    or a ridge changed after the last record."""
     start = time.perf_counter()
     params = problem.trained_output(params)
     if loop.tuner is not None:
@@ -586,9 +587,11 @@ def _alternate(
             state = problem.evaluate(params)
             hidden_step.restart()
     except KeyboardInterrupt:
-        problem, params, state, recorded = kept
-        del history[recorded:]
         stop_reason = "interrupted"
+    # What is returned was recorded: not a unit redrawn, nor a new ridge's output solve, after
+    # the last iteration's record (nor a step an interrupt cut short).
+    problem, params, state, recorded = kept
+    del history[recorded:]
     if monitor is not None and monitor.best is not None:
         _, problem, params, state = monitor.best
     else:

@@ -20,13 +20,20 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Deterministic in CI; `HYPOTHESIS_PROFILE=dev` explores new examples on every run.
+# Deterministic in CI; `HYPOTHESIS_PROFILE=dev` explores new examples on every run, and
+# `HYPOTHESIS_PROFILE=thorough` many more (below).
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=25, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.register_profile(
     "dev", deadline=None, max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+# Outside CI, random seeds and many examples (docs/design.md §5): 200 per property, 15 200
+# across tests/test_properties.py's 76 parametrised properties on the CPU backends.
+settings.register_profile(
+    "thorough", derandomize=False, deadline=None, max_examples=200, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -6,9 +6,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from _bounds import EPS64
 from hypothesis import strategies as st
-
-EPS64 = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,36 @@
 invariances.
 
 Every property runs on each backend of the ``xp`` fixture (NumPy, array-api-strict, PyTorch
-CPU, and CuPy where a GPU exists). Tolerances come from ``strategies.solve_tolerance``.
+CPU, and CuPy where a GPU exists). Rounding bounds come from ``tests/_bounds.py``: each is set by
+the sizes of the terms a result is summed from. They hold for any seed: ``HYPOTHESIS_PROFILE=
+thorough`` (tests/conftest.py, docs/design.md §5) draws ten thousands of examples.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from _bounds import (
+    EPS64,
+    State,
+    forward_error,
+    gamma,
+    lu_residual,
+    objective_rise,
+    relative,
+    residual_tolerance,
+)
 from conftest import to_numpy
-from hypothesis import event, given, note
+from hypothesis import event, example, given, note
 from hypothesis import strategies as st
-from strategies import EPS64, Problem, problems, solve_tolerance
+from strategies import Problem, problems, solve_tolerance
 
 import relu_altmin
 from relu_altmin._fit import _network
-from relu_altmin._model import Params, augment, forward, relative_residuals
+from relu_altmin._model import Params, augment, forward, gradients
 from relu_altmin._policy import redraw_unit
 from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import make_rows
@@ -29,15 +42,36 @@ from relu_altmin._systems import HiddenSystem
 mus = st.floats(1e-8, 1e4).map(lambda m: float(m))
 
 
-def run_fit(xp, prob: Problem, **overrides):
-    """``relu_altmin.fit`` on the problem. ``standardize=False`` unless overridden: these
-    properties check the algorithm's internal problem (critical points of the ridge on the
-    given data via ``critical_point_residuals(..., l2=result.l2)``), which standardisation
-    replaces by the ridge of the standardised problem (tests/test_standardize.py)."""
+@dataclass(frozen=True)
+class TracedFit(relu_altmin.FitResult):
+    """``fit``'s result and the network of each of its history's records, as NumPy arrays
+    (:func:`numpy_arrays`): the rounding bounds of a record are set by its network's terms."""
+
+    networks: tuple[dict, ...] = field(default=(), repr=False, compare=False)
+
+
+def run_fit(xp, prob: Problem, **overrides) -> TracedFit:
+    """``relu_altmin.fit`` on the problem, with the network of every record (a ``callback``
+    given is called too). ``standardize=False`` unless overridden: these properties check the
+    algorithm's internal problem (critical points of the ridge on the given data via
+    ``critical_point_residuals(..., l2=result.l2)``), which standardisation replaces by the
+    ridge of the standardised problem (tests/test_standardize.py)."""
     kwargs = {"standardize": False, **prob.kwargs, **overrides}
     if not prob.train_output:
         kwargs["output_weights"] = xp.asarray(prob.output_weights)
-    return relu_altmin.fit(xp.asarray(prob.X), xp.asarray(prob.y), prob.hidden, **kwargs)
+    callback, seen = kwargs.pop("callback", None), []
+
+    def trace(record, network):
+        seen.append(numpy_arrays(network))
+        return None if callback is None else callback(record, network)
+
+    result = relu_altmin.fit(xp.asarray(prob.X), xp.asarray(prob.y), prob.hidden,
+                             callback=trace, **kwargs)
+    # Iteration 0 has no callback: it is the start, what max_iter=0 returns.
+    start = (result if kwargs.get("max_iter", 100) == 0
+             else run_fit(xp, prob, **{**overrides, "max_iter": 0, "callback": None}))
+    values = {name: getattr(result, name) for name in relu_altmin.FitResult.__dataclass_fields__}
+    return TracedFit(**values, networks=(numpy_arrays(start.network), *seen))
 
 
 def hidden_system(kind, xp, prob: Problem, params: Params, l2: float, *, joint: bool,
@@ -70,6 +104,24 @@ def numpy_forward(net_arrays: dict, X: np.ndarray, slope: float, skip: bool) -> 
 def numpy_arrays(net: relu_altmin.TwoLayerNet) -> dict:
     return {name: None if getattr(net, name) is None else to_numpy(getattr(net, name))
             for name in ("W", "b", "V", "c")}
+
+
+def regularisations(trace: float) -> list[float]:
+    """The ridges ``delta`` ``solve_regularised`` may add to a system of trace ``trace``: none,
+    then from ``m eps mean(diag A)`` by factors of 100 (its docstring), eleven retries."""
+    return [0.0] + [EPS64 * trace * 100.0**j for j in range(11)]
+
+
+def state_of(prob: Problem, arrays: dict, l2: float) -> State:
+    """The network ``arrays`` (:func:`numpy_arrays`) on the problem's rows, for ``_bounds``."""
+    return State.of(prob.X, prob.y, arrays, prob.negative_slope, prob.skip, l2)
+
+
+def split_arrays(prob: Problem, params: Params) -> dict:
+    """:func:`numpy_arrays` of internal parameters (``Wt = [W, b]``)."""
+    Wt, d = to_numpy(params.Wt), prob.X.shape[1]
+    return {"W": Wt[:, :d], "b": Wt[:, d] if prob.bias else None, "V": to_numpy(params.V),
+            "c": None if params.c is None else to_numpy(params.c)}
 
 
 def tolerance_for(prob: Problem, arrays: dict) -> float:
@@ -123,22 +175,33 @@ def test_hidden_step_is_critical_for_its_pattern(xp, prob):
     Xt = augment(X64, prob.bias, xp)
     slope = prob.negative_slope
     fw = forward(Xt, params, slope, xp)
+    hidden = ("W", "b") if prob.bias else ("W",)
+    n, l2 = prob.X.shape[0], start.l2
     for attempt in range(8):
-        W_star = params.Wt + hidden_system(HiddenSystem, xp, prob, params, start.l2,
-                                           joint=False).step(0.0)
-        solved = params.replace(Wt=W_star)
-        arrays = {"W": to_numpy(W_star), "b": None, "V": to_numpy(solved.V),
-                  "c": None if solved.c is None else to_numpy(solved.c)}
-        tol = tolerance_for(prob, arrays)
-        fixed = relative_residuals(Xt, Y, solved, forward(Xt, solved, slope, xp, D=fw.D),
-                                   start.l2, xp)
-        note(f"attempt {attempt}: fixed-pattern residuals {fixed}, tol {tol:.3e}")
-        assert max(fixed["W"], fixed.get("b", 0.0)) <= tol
+        step = hidden_system(HiddenSystem, xp, prob, params, l2, joint=False).step(0.0)
+        solved = params.replace(Wt=params.Wt + step)
+        state = state_of(prob, split_arrays(prob, solved), l2)
+        tol = residual_tolerance(state, previous=state_of(prob, split_arrays(prob, params), l2),
+                                 step_norm=float(np.linalg.norm(to_numpy(step))))
+        # solve_regularised solves (G + n l2 I + delta I) dw = -n grad_W L: the fixed-pattern
+        # gradient at the solution is then -delta dw / n, with delta 0 or a documented ridge.
+        JW, _ = reference_jacobian(Xt, Y, params, fw)
+        regularisation = regularisations(float(np.sum(JW**2)) + n * l2 * JW.shape[1])
+        dw = to_numpy(step)
+        grad = to_numpy(gradients(Xt, Y, solved, forward(Xt, solved, slope, xp, D=fw.D), l2,
+                                  xp).Wt)
+        delta = min(regularisation, key=lambda t: np.linalg.norm(grad + t * dw / n))
+        fixed = relative(state, {"Wt": grad + delta * dw / n})
+        note(f"attempt {attempt}: fixed-pattern residuals {fixed} (ridge added {delta:.3e}), "
+             f"tolerances {tol}")
+        event(f"solve regularised: {delta > 0}")
+        assert all(fixed[key] <= tol[key] for key in hidden)
         fw_star = forward(Xt, solved, slope, xp)
         if bool(xp.all(fw_star.D == fw.D)):
             event("pattern unchanged: true gradient checked")
-            true = relative_residuals(Xt, Y, solved, fw_star, start.l2, xp)
-            assert max(true["W"], true.get("b", 0.0)) <= tol
+            grad = to_numpy(gradients(Xt, Y, solved, fw_star, l2, xp).Wt)
+            true = relative(state, {"Wt": grad + delta * dw / n})
+            assert all(true[key] <= tol[key] for key in hidden)
             return
         params, fw = solved, fw_star
     event("pattern still moving after 8 solves")
@@ -159,34 +222,60 @@ def test_fixed_point_is_critical(xp, prob):
         result.network, xp.asarray(prob.X), xp.asarray(prob.y), l2=result.l2)
     if not prob.train_output:  # the output layer is given, not solved for
         residuals = {k: v for k, v in residuals.items() if k in ("W", "b")}
-    tol = tolerance_for(prob, numpy_arrays(result.network))
-    note(f"residuals {residuals}, tol {tol:.3e}")
-    assert max(residuals.values()) <= tol
+    # The last step moved no parameter by more than 4 eps relative (``_policy.unchanged``):
+    # the hidden solve, set up there, and the output solve after it.
+    arrays = numpy_arrays(result.network)
+    state = state_of(prob, arrays, result.l2)
+    theta = np.r_[state.V.ravel(), () if state.c is None else state.c]
+    tol = residual_tolerance(state, step_norm=4 * EPS64 * float(np.linalg.norm(state.Wt)),
+                             output_change=4 * EPS64 * float(np.linalg.norm(theta)))
+    note(f"residuals {residuals}, tolerances {tol}")
+    assert all(value <= tol[key] for key, value in residuals.items())
 
 
-def objective_rounding(prob: Problem, result, objective: float) -> float:
-    """How far rounding alone may move an objective near ``objective`` between iterations.
+def record_states(prob: Problem, result) -> list[State]:
+    """The state of each history record: from :class:`TracedFit`'s networks; for a result of
+    ``fit`` itself (or a standardised one, whose objective is not that of its network on the
+    given rows) the returned network stands in for every record."""
+    networks = getattr(result, "networks", ())
+    if result.standardization is not None or len(networks) != len(result.history):
+        networks = (numpy_arrays(result.network),) * len(result.history)
+    return [state_of(prob, arrays, result.l2) for arrays in networks]
 
-    Rounding F by a relative delta moves the objective by about delta * objective, and by
-    delta**2 * ||Y||**2 / n once the fit interpolates.
-    """
-    delta = tolerance_for(prob, numpy_arrays(result.network))
-    return 16 * EPS64 * abs(objective) + delta**2 * float(np.mean(prob.y**2))
+
+def rise_allowances(prob: Problem, result) -> list[float]:
+    """For each record after the first, how far rounding may raise its objective above the
+    previous record's (``_bounds.objective_rise``)."""
+    states = record_states(prob, result)
+    return [objective_rise(before, after, prob.negative_slope, prob.skip, prob.train_output)
+            for before, after in itertools.pairwise(states)]
 
 
 def assert_descends_between_reinits(prob: Problem, result) -> None:
     """The objective never rises, by more than rounding, except at an iteration that starts
-    from a re-initialised unit; the fit returns a state of least objective (within rounding)."""
-    objectives = [rec.objective for rec in result.history]
-    note(f"objectives {objectives}, reinit units {[r.reinit_unit for r in result.history]}")
-    for before, after in itertools.pairwise(result.history):
-        if after.reinit_unit < 0:
-            assert after.objective <= before.objective + objective_rounding(
-                prob, result, before.objective)
-    least = min(objectives)
-    least_within_rounding = least + objective_rounding(prob, result, least)
-    assert result.loss in {rec.loss for rec in result.history
-                           if rec.objective <= least_within_rounding}
+    from a re-initialised unit; the fit returns a recorded state, of least objective up to the
+    rises the history shows.
+
+    Without rounding the returned objective is the least recorded. ``StallPolicy`` returns the
+    best state at the end of a round (a stall, or the last record), so with rounding it is at
+    most the least over records of their objective plus the rises after them in their round.
+    """
+    history = result.history
+    objectives = [rec.objective for rec in history]
+    note(f"objectives {objectives}, reinit units {[r.reinit_unit for r in history]}")
+    reach = list(objectives)  # a record's objective plus the rises after it in its round
+    for i, allowance in enumerate(rise_allowances(prob, result), start=1):
+        before, after = history[i - 1], history[i]
+        if after.reinit_unit >= 0:  # a new round
+            continue
+        assert after.objective <= before.objective + allowance, (i, allowance)
+        rise = max(after.objective - before.objective, 0.0)
+        start = max((j for j in range(i + 1) if history[j].reinit_unit >= 0), default=0)
+        for j in range(start, i):
+            reach[j] += rise
+    returned = {rec.loss for rec in history if rec.objective <= min(reach)}
+    note(f"returned loss {result.loss}, losses within reach {returned}")
+    assert result.loss in returned
 
 
 def start_state(xp, prob: Problem, output_scale: float = 1.0):
@@ -218,18 +307,24 @@ def reference_jacobian(Xt, Y, params, fw):
     return JW, Jt
 
 
-def damped_problem_check(A, x, b, b_terms, mu, note_text):
-    """Backward error of the solve ``A x = b`` against a tolerance from eps and the sizes.
+def damped_problem_check(A, x, b, J, state, b_terms, mu, note_text):
+    """Backward error of the solve ``A x = b`` against a bound from the sizes of the terms.
 
-    ``b_terms`` is the size of the terms ``b`` is summed from: ``b`` is known only to
-    rounding relative to them (it is a difference of nearly equal terms near a critical
-    point), whatever the solve.
+    The package forms its own ``A`` and ``b`` and solves by LU; the test forms them again. So
+    ``A x - b`` is at most the LU residual (``_bounds.lu_residual``), plus twice (both
+    sides) the rounding of ``A`` (sums of ``N + 2`` products of ``|J|`` entries, ``N``
+    residuals) times ``|x|`` and of ``b``: ``J^T E`` with each ``E`` entry known only to
+    ``gamma(state.sums)`` times its terms ``state.U`` (a difference of nearly equal terms near
+    a critical point), and ``b_terms`` (the sizes of ``b``'s other terms) to the same.
     """
-    m = A.shape[0]
+    N = J.shape[0]
     residual = np.linalg.norm(A @ x - b)
-    scale = np.linalg.norm(A) * np.linalg.norm(x) + np.linalg.norm(b) + b_terms
-    note(f"{note_text}: mu {mu:.3e}, residual {residual:.3e}, scale {scale:.3e}")
-    assert residual <= 1e3 * EPS64 * m * scale
+    absJ = np.abs(J)
+    bound = (np.linalg.norm(lu_residual(A, x[:, None]))
+             + 2 * gamma(N + 2) * np.linalg.norm((absJ.T @ absJ + np.abs(A)) @ np.abs(x))
+             + 2 * gamma(state.sums) * (np.linalg.norm(absJ.T @ state.U.ravel()) + b_terms))
+    note(f"{note_text}: mu {mu:.3e}, residual {residual:.3e}, bound {bound:.3e}")
+    assert residual <= bound
 
 
 # The damped step solves the damped fixed-pattern problem of docs/design.md §2 exactly:
@@ -248,10 +343,10 @@ def test_damped_step_solves_damped_problem(xp, prob, mu, output_scale):
     r = JW.T @ E + G @ w_t
     damping = mu * np.diag(G)
     A = G + np.diag(damping) + n * l2 * np.eye(G.shape[0])
-    # w = w_t + dw is formed in floating point: its rounding, eps ||w_t||, enters A w too.
-    terms = (np.linalg.norm(JW) * np.linalg.norm(E)
-             + (np.linalg.norm(G) + np.linalg.norm(A)) * np.linalg.norm(w_t))
-    damped_problem_check(A, w, r + damping * w_t, terms, mu, "damped")
+    # w = w_t + dw is formed in floating point: its rounding, eps |w_t|, enters A w too.
+    terms = np.linalg.norm((np.abs(G) + np.abs(A)) @ np.abs(w_t))
+    state = state_of(prob, split_arrays(prob, params), l2)
+    damped_problem_check(A, w, r + damping * w_t, JW, state, terms, mu, "damped")
 
 
 # The joint step solves the damped Gauss-Newton problem of both layers: minimise
@@ -273,8 +368,8 @@ def test_joint_step_solves_damped_gauss_newton_problem(xp, prob, mu, output_scal
     b = J.T @ E - n * l2 * penalised * current
     x = to_numpy(hidden_system(HiddenSystem, xp, prob, params, l2, joint=True)
                  .solution(mu))[:, 0]
-    terms = np.linalg.norm(J) * np.linalg.norm(E) + n * l2 * np.linalg.norm(current)
-    damped_problem_check(A, x, b, terms, mu, "joint")
+    damped_problem_check(A, x, b, J, state_of(prob, split_arrays(prob, params), l2),
+                         n * l2 * np.linalg.norm(current), mu, "joint")
 
 
 @pytest.mark.parametrize("step", ["joint", "damped"])
@@ -286,7 +381,8 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
     result = run_fit(xp, prob, max_iter=30, step=step, tol=0.0)
     event(f"units redrawn: {any(rec.reinit_unit >= 0 for rec in result.history)}")
     first_mu = MU_INIT
-    for before, after in itertools.pairwise(result.history):
+    allowances = rise_allowances(prob, result)
+    for index, (before, after) in enumerate(itertools.pairwise(result.history)):
         note(f"{after}")
         assert after.solves >= 1
         if after.reinit_unit >= 0:  # a unit was redrawn: mu restarts, the objective may rise
@@ -309,7 +405,7 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
                 assert after.solves == 1 and after.mu == first_mu
             # The backtracking does not raise L; the output solve after it may, by rounding.
             assert after.reinit_unit >= 0 or after.objective <= before.objective + (
-                objective_rounding(prob, result, before.objective))
+                allowances[index])
             first_mu = after.mu
     assert result.history[0].mu == 0.0
 
@@ -335,6 +431,11 @@ def test_fit_takes_the_documented_damped_step(xp, step, prob):
 @pytest.mark.parametrize("reinit", [True, False])
 @pytest.mark.parametrize("step", STEPS)
 @given(problems())
+# Found by the thorough profile: max_iter ends the fit right after a stall's redraw, whose
+# unrecorded state fit returned (its loss in no record) until _alternate returned ``kept``.
+@example(Problem(X=np.array([[-1.14174477]]), y=np.array([[-0.19140339]]), hidden=1,
+                 negative_slope=0.0, bias=False, skip=False, train_output=True,
+                 output_weights=None, seed=8008))
 def test_objective_never_increases(xp, step, reinit, prob):
     """Long enough for stalls of the REINIT_WINDOW kind, not only fixed points."""
     result = run_fit(xp, prob, max_iter=45, step=step, reinit=reinit)
@@ -347,8 +448,17 @@ def test_objective_never_increases(xp, step, reinit, prob):
     assert all(0 <= j < prob.hidden for j in redrawn)
     if result.stop_reason == "critical_point":  # the returned network is that critical point
         assert result.loss == result.history[-1].loss
+        # Ordinarily critical, or a fixed point at a kink whose nonsmooth certificate is (it
+        # is at most the ordinary residual; docs/method.md, "Kinks and the nonsmooth
+        # certificate"): either way the certificate is within tol.
+        certificate = relu_altmin.critical_point_residuals(
+            result.network, xp.asarray(prob.X), xp.asarray(prob.y), l2=result.l2,
+            nonsmooth=True)
         checked = ("W", "b", "V", "c") if prob.train_output else ("W", "b")  # V given, not fit
-        assert max(v for k, v in result.residuals.items() if k in checked) <= 1e-8
+        note(f"residuals {result.residuals}, certificate {certificate}")
+        ordinary = max(v for k, v in result.residuals.items() if k in checked)
+        event(f"critical point at a kink: {ordinary > 1e-8}")
+        assert max(v for k, v in certificate.items() if k in checked) <= 1e-8
 
 
 # Re-initialisation redraws the least useful unit and re-solves the output layer exactly.
@@ -386,10 +496,14 @@ def test_predict_matches_numpy_forward_pass(xp, prob):
     net = result.network
     predicted = net.predict(xp.asarray(prob.X))
     assert predicted.ndim == prob.y.ndim
-    expected = numpy_forward(numpy_arrays(net), prob.X, prob.negative_slope, prob.skip)
-    scale = np.abs(expected).max() + np.abs(prob.y).max()
-    np.testing.assert_allclose(to_numpy(predicted), expected, rtol=0,
-                               atol=64 * EPS64 * (prob.X.shape[1] + prob.hidden) * scale)
+    arrays = numpy_arrays(net)
+    expected = numpy_forward(arrays, prob.X, prob.negative_slope, prob.skip)
+    # Both are the definition computed in floating point, each within forward_error.
+    bound = 2 * forward_error(state_of(prob, arrays, 0.0))
+    difference = np.abs(np.reshape(to_numpy(predicted), bound.shape) - np.reshape(expected,
+                                                                                 bound.shape))
+    note(f"difference {difference}, bound {bound}")
+    assert np.all(difference <= bound)
 
 
 @given(problems(allow_skip=False), st.data())
@@ -408,8 +522,15 @@ def test_permuting_and_rescaling_units_keeps_predictions(xp, prob, data):
         negative_slope=prob.negative_slope)
     X = xp.asarray(prob.X)
     before, after = to_numpy(net.predict(X)), to_numpy(changed.predict(X))
-    scale = np.abs(before).max() + np.abs(prob.y).max()
-    np.testing.assert_allclose(after, before, rtol=0, atol=1e3 * EPS64 * (h + 1) * scale)
+    # Both computed outputs are within forward_error of their networks' exact ones, and those
+    # differ by the rounding of s W and V / s, 2 eps on each term of Z |V| (sigma(s z) =
+    # s sigma(z) for s > 0).
+    original = state_of(prob, arrays, 0.0)
+    bound = (forward_error(original) + forward_error(state_of(prob, numpy_arrays(changed), 0.0))
+             + gamma(2) * original.Z @ np.abs(original.V))
+    difference = np.abs(np.reshape(after - before, bound.shape))
+    note(f"difference {difference}, bound {bound}")
+    assert np.all(difference <= bound)
 
 
 @pytest.mark.parametrize("step", STEPS)
