@@ -30,6 +30,7 @@ from ._policy import (
 from ._problem import TrainingProblem
 from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
 from ._rows import Chunks, make_rows
+from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
@@ -107,6 +108,10 @@ class IterationRecord:
     l2 : float
         The ridge of this record's objective (``l2="auto"`` changes it between rounds; the
         objective is compared only between records of one ridge).
+    rows : int or None
+        The rows of this record's loss and objective when the fit was on a sample of them
+        (``progressive=True`` on long data; the objective is compared only between records of
+        one sample), ``None`` when on every row.
     """
 
     iteration: int
@@ -123,6 +128,7 @@ class IterationRecord:
     reinit_unit: int = -1
     validation_loss: float | None = None
     l2: float = 0.0
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ def fit(
     early_stopping: bool = False,
     validation_fraction: float = 0.1,
     n_iter_no_change: int = 10,
+    progressive: bool = True,
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -357,6 +364,14 @@ def fit(
         Fraction of the rows held out for ``early_stopping``, in (0, 1).
     n_iter_no_change : int, default 10
         Iterations without improvement that stop an ``early_stopping`` fit.
+    progressive : bool, default True
+        On long data (``STAGED_MIN_ROWS = 50000`` rows or more) start on a uniform sample of
+        ``max(8 m, 16384)`` rows (``m`` unknowns of both layers) and multiply it by 4 after
+        each stage of at most 25 iterations (fewer when the sample's fit stalls) while it is
+        at most half the rows, then fit on every row (``docs/method.md``, "Long data:
+        progressive sampling"). Each record's ``rows`` says which sample its loss is on;
+        ``FitResult.loss`` is always on every row. Streamed rows keep each sample within one
+        chunk. ``False``: every iteration on every row.
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -385,7 +400,8 @@ def fit(
     hidden = check_int(hidden, "hidden", 1)
     slope = check_slope(negative_slope)
     for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
-                       ("reinit", reinit), ("progress", progress), ("standardize", standardize)):
+                       ("reinit", reinit), ("progress", progress), ("standardize", standardize),
+                       ("progressive", progressive)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     max_iter = check_int(max_iter, "max_iter", 0)
@@ -455,14 +471,21 @@ def fit(
                          f"AUTO_L2_MAX_UNKNOWNS = {AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
     solver = choose_solver(solver, unknowns, max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
-    sample = (curvature_sample(n, unknowns, rows.chunk_limit) if curvature_rows is None
-              else curvature_rows if curvature_rows < n else None)
-    sample_rng = None if sample is None or step == "exact" else rng.spawn(1)[0]
+
+    def curvature_size(m: int) -> int | None:  # the curvature sample on m rows
+        return (curvature_sample(m, unknowns, rows.chunk_limit) if curvature_rows is None
+                else curvature_rows if curvature_rows < m else None)
+
+    sample_rng = None if curvature_size(n) is None or step == "exact" else rng.spawn(1)[0]
+    sizes = stage_sizes(n, hidden * rows.dt + k * (hidden + int(bias)),
+                        rows.chunk_limit) if progressive else []
+    stages = RowStages(problem, sizes, rng.spawn(1)[0]) if sizes else None
 
     def make_step(problem: TrainingProblem) -> Step:
         if step == "exact":
             return ExactStep(problem, system_type)
-        return DampedStep(problem, system_type, joint, sample, sample_rng)
+        return DampedStep(problem, system_type, joint, curvature_size(problem.rows.n),
+                          sample_rng)
 
     S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
     certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
@@ -486,7 +509,7 @@ def fit(
                  lambda problem, start: StallPolicy(
                      reinit and train_output, tol,
                      problem.nonsmooth_residual if certified else None, round_start=start),
-                 lambda problem, p: redraw_unit(problem, p, rng, d), tuner, monitor)
+                 lambda problem, p: redraw_unit(problem, p, rng, d), tuner, monitor, stages)
     with thread_limits(resolve_n_jobs(n_jobs, work=work)):
         problem, params, state, history, stop_reason = _alternate(
             problem, loop, Params(Wt, S, V, c, bias), max_iter, network, callback, progress)
@@ -505,15 +528,16 @@ def fit(
 @dataclass
 class _Loop:
     """What :func:`_alternate` works with besides the problem: the step and the stall policy
-    it makes for a problem (anew whenever ``l2="auto"`` changes the ridge; the policy's
-    rounds start at the given record), the unit redraw, and the optional ridge tuner and
-    early-stopping monitor."""
+    it makes for a problem (anew whenever ``l2="auto"`` changes the ridge or a stage of
+    progressive sampling its rows; the policy's rounds start at the given record), the unit
+    redraw, and the optional ridge tuner, early-stopping monitor and row stages."""
 
     make_step: Callable[[TrainingProblem], Step]
     make_policy: Callable[[TrainingProblem, int], StallPolicy]
     redraw: Callable[[TrainingProblem, Params], tuple[Params, int]]
     tuner: RidgeTuner | None = None
     monitor: EarlyStopping | None = None
+    stages: RowStages | None = None
 
 
 def _alternate(
@@ -529,6 +553,9 @@ def _alternate(
     a ``KeyboardInterrupt`` (which stops the loop with ``"interrupted"``), nor a unit redrawn
     or a ridge changed after the last record."""
     start = time.perf_counter()
+    full_rows = problem.rows
+    if loop.stages is not None:
+        problem = loop.stages.first()
     params = problem.trained_output(params)
     if loop.tuner is not None:
         problem = loop.tuner.start(problem, params)
@@ -544,7 +571,8 @@ def _alternate(
                            problem.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit,
-                           validation_loss=validation, l2=problem.lam)
+                           validation_loss=validation, l2=problem.lam,
+                           rows=None if problem.rows is full_rows else problem.rows.n)
 
     history = [record(0)]
     # The last recorded state, its problem and the length of the history ending with it.
@@ -578,6 +606,16 @@ def _alternate(
                 policy = loop.make_policy(problem, len(history))
                 continue
             decision = policy.observe(history, previous, params, state, problem.xp)
+            if loop.stages is not None and loop.stages.due(iteration, decision != CONTINUE):
+                problem = loop.stages.advance(iteration, problem)  # more rows: a new problem
+                params = problem.trained_output(params)
+                if loop.tuner is not None:
+                    problem = loop.tuner.start(problem, params)
+                    params = problem.trained_output(params)
+                state = problem.evaluate(params)
+                hidden_step = loop.make_step(problem)
+                policy = loop.make_policy(problem, len(history))
+                continue
             if decision == CONTINUE:
                 continue
             if decision in ("critical_point", "no_progress"):
@@ -596,6 +634,9 @@ def _alternate(
         _, problem, params, state = monitor.best
     else:
         params, state = policy.final(params, state)
+    if problem.rows is not full_rows:  # stopped on a sample: the returned state on every row
+        problem = replace(problem, rows=full_rows)
+        state = problem.evaluate(params)
     if progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {state.reported_loss:.6e}", file=sys.stderr)
@@ -616,7 +657,7 @@ def make_record(
     residuals: dict[str, float], loss: float, obj: float, train_output: bool, *,
     iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
     solves: int = 0, cg_iterations: int = 0, reinit_unit: int = -1,
-    validation_loss: float | None = None, l2: float = 0.0,
+    validation_loss: float | None = None, l2: float = 0.0, rows: int | None = None,
 ) -> IterationRecord:
     """The history entry of a state with these relative gradient norms, MSE and objective;
     shared with the gradient baselines."""
@@ -625,7 +666,7 @@ def make_record(
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
         mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit,
-        validation_loss=validation_loss, l2=l2)
+        validation_loss=validation_loss, l2=l2, rows=rows)
 
 
 def _start(

@@ -32,7 +32,7 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_cg.py", "tests/test_stream
               "tests/test_raw_features.py",
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
               "tests/test_experiments.py", "tests/test_ridge.py",
-              "tests/test_early_stopping.py"]
+              "tests/test_early_stopping.py", "tests/test_stages.py"]
 
 # (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
@@ -340,6 +340,13 @@ MUTANTS = [
     ("fit returns the state after the last record", "_alternate",
      "    problem, params, state, recorded = kept\n", "    recorded = len(history)\n",
      "objective_never_increases"),
+    # Progressive sampling (test_stages.py).
+    ("stages never advance", "RowStages.due", "return self.stage < len(self.sizes) and (",
+     "return False and (", "goes_through_the_samples"),
+    ("a fit stopped on a sample reports the sample", "_alternate",
+     "if problem.rows is not full_rows:", "if False:", "goes_through_the_samples"),
+    ("stages grow by a different factor", "stage_sizes", "size *= STAGE_GROWTH",
+     "size *= 2", "stage_sizes_follow"),
     ("interrupt not warned", "fit", 'if stop_reason == "interrupted":',
      'if stop_reason == "interupted":', "interrupt_in_callback"),
     ("baseline interrupt not caught", "train", "        except KeyboardInterrupt:\n",

@@ -118,7 +118,7 @@ def test_versus_adam_writes_its_report(tmp_path):
     subprocess.run([*command, "--name", "first"], check=True, capture_output=True)
     first = json.loads((tmp_path / "first.json").read_text())
     runs = first["runs"]
-    assert [r["method"] for r in runs] == ["fit", "fit_all_rows", "adam", "adam"]
+    assert [r["method"] for r in runs] == ["fit", "fit_unstaged", "fit_all_rows", "adam", "adam"]
     assert all("error" not in r for r in runs)
     start = runs[0]["trace"][0][1]
     for run in runs:
@@ -127,17 +127,18 @@ def test_versus_adam_writes_its_report(tmp_path):
         assert times == sorted(times) and times[-1] >= 0.5
         assert math.isclose(run["trace"][0][1], start, rel_tol=1e-9)  # the same start
         assert run["gradient_epochs"] > 0
-    for fit in runs[:2]:
+    for fit in runs[:3]:
         assert fit["stop_reason"] == "callback"
         assert fit["iterations"] == len(fit["trace"]) - 1 == len(fit["iteration_seconds"])
         assert fit["mse"] == _adam.at_budget(fit["trace"], 0.5)
-    assert runs[0]["curvature_rows"] < 20_000 == runs[1]["curvature_rows"]
-    for adam in runs[2:]:
+    assert runs[0]["curvature_rows"] == runs[1]["curvature_rows"] < 20_000
+    assert runs[2]["curvature_rows"] == 20_000
+    for adam in runs[3:]:
         assert len(adam["trace"]) <= _adam.CHECKPOINTS + 2
         assert adam["training_seconds"] >= 0.5
         assert adam["epochs"] == adam["rows_seen"] / 20_000
     assert first["verdicts"] == _adam.verdicts(runs)
-    assert "fit ≤ best Adam" in (tmp_path / "first.md").read_text()
+    assert f"{_adam.LABELS['fit']} ≤ best Adam" in (tmp_path / "first.md").read_text()
     assert (tmp_path / "first.png").stat().st_size > 0
 
     subprocess.run([*command[:-6], "--budgets", "0.6", "--methods", "adam", "--adam-from",
