@@ -585,6 +585,13 @@ def _alternate(
             previous = params
             outcome = hidden_step.take(params, state)
             params, state = outcome.params, outcome.state
+            retuned = None if loop.tuner is None else loop.tuner.after(iteration, problem, params)
+            if retuned is not None:  # a new ridge ends the iteration: its record is at that
+                problem = retuned  # ridge, and a new objective, step and stall policy start
+                params = problem.trained_output(params)
+                state = problem.evaluate(params)
+                hidden_step = loop.make_step(problem)
+                policy = loop.make_policy(problem, len(history))
             history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
                                   outcome.solves, outcome.cg_iterations, unit))
             kept = (problem, params, state, len(history))
@@ -597,13 +604,7 @@ def _alternate(
             if monitor is not None and monitor.exhausted:
                 stop_reason = "early_stopping"
                 break
-            retuned = None if loop.tuner is None else loop.tuner.after(iteration, problem, params)
-            if retuned is not None:  # a new ridge: a new objective, step and stall policy
-                problem = retuned
-                params = problem.trained_output(params)
-                state = problem.evaluate(params)
-                hidden_step = loop.make_step(problem)
-                policy = loop.make_policy(problem, len(history))
+            if retuned is not None:
                 continue
             decision = policy.observe(history, previous, params, state, problem.xp)
             if loop.stages is not None and loop.stages.due(iteration, decision != CONTINUE):

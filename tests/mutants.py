@@ -324,8 +324,8 @@ MUTANTS = [
      "certified = rows.in_memory() is not None", "certified = False", "fit_asks"),
     ("curvature sample beyond a chunk", "curvature_sample",
      "return size if limit is None else min(size, limit)", "return size", "size_rule"),
-    ("fit samples beyond a chunk", "fit", "curvature_sample(n, unknowns, rows.chunk_limit)",
-     "curvature_sample(n, unknowns)", "peak_memory"),
+    ("fit samples beyond a chunk", "fit", "curvature_sample(m, unknowns, rows.chunk_limit)",
+     "curvature_sample(m, unknowns)", "peak_memory"),
     # Interruptions keep the work (test_interrupt.py).
     ("interrupt not caught", "_alternate", "    except KeyboardInterrupt:\n",
      "    except ValueError:\n", "interrupt_in_callback or inside_a_step"),
