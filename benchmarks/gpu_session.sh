@@ -9,7 +9,7 @@
 #       working tree, and the pure-Python wheels the image lacks. Carry .whl to the GPU machine.
 #   bash benchmarks/gpu_session.sh run [STEP ...]
 #       There, from the repository root: installs the wheels offline (no dependencies), then
-#       runs the steps (default: info tests kernels training experiments), each under its own time
+#       runs the steps (default: info tests kernels precision training experiments), each under its own time
 #       limit, and packs everything it wrote into $OUT/gpu_results.tar.gz with repository-
 #       relative paths. Extract that at the repository root here and commit what it holds.
 #
@@ -21,15 +21,19 @@
 #   kernels      benchmarks/kernels.py --gpu-target (kernels_gpu_target.*: the CUDA kernel
 #                against CuPy's cuBLAS path at n = 1e5, h = 64, d = 64) and --quick with the
 #                GPU backends beside the CPU ones (kernels_gpu_quick.*)
+#   precision    benchmarks/precision.py --backend cupy on the scale data (n = 1e6, h 128 and
+#                512, 5 iterations): float32 input against float64, seconds per iteration and
+#                final MSE (precision_gpu.*)
 #   training     benchmarks/training.py --quick --backend cupy: fit and our baselines on CuPy,
 #                the torch peers on CUDA (training_quick_cupy.*)
 #   experiments  the four convergence experiments, --full --backend cupy, into
 #                benchmarks/experiments/results/full/
 # gpu_session.md records every step's command, exit status and seconds. Time limits (seconds):
 # GPU_TESTS_S (240 for the cupy tests, half for the CUDA ones), GPU_KERNELS_S (110 per run),
-# GPU_TRAINING_S (120) and GPU_EXPERIMENT_S (110 per experiment): "info tests kernels" fits in
-# one 10-minute call and "training experiments" in another (if an experiment is stopped by its
-# limit, give it a call of its own with a larger GPU_EXPERIMENT_S).
+# GPU_PRECISION_S (150), GPU_TRAINING_S (120) and GPU_EXPERIMENT_S (110 per experiment):
+# "info tests kernels" fits in one
+# 10-minute call, "precision training" in another and "experiments" in a third (if an
+# experiment is stopped by its limit, give it a call of its own with a larger GPU_EXPERIMENT_S).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,6 +122,12 @@ step_kernels() {
         --output "$RESULTS/kernels_gpu_quick"
 }
 
+step_precision() {
+    run_step precision "${GPU_PRECISION_S:-150}" "$PYTHON" benchmarks/precision.py \
+        --backend cupy --n 1000000 --scale-hidden 128 512 --scale-iters 5 --datasets \
+        --repeats 1 --name precision_gpu
+}
+
 step_training() {
     # The methods that run on the GPU: scikit-learn and SciPy are CPU-only (training.md has them).
     run_step training "${GPU_TRAINING_S:-120}" "$PYTHON" benchmarks/training.py --quick \
@@ -151,7 +161,7 @@ pack() {
 
 run() {
     local steps=("$@")
-    [ ${#steps[@]} -gt 0 ] || steps=(info tests kernels training experiments)
+    [ ${#steps[@]} -gt 0 ] || steps=(info tests kernels precision training experiments)
     "$PYTHON" -m pip install --quiet --no-index --no-deps --force-reinstall "$WHEELS"/*.whl \
         || { echo "offline install from $WHEELS failed (run 'wheels' here and carry it)" >&2;
              exit 1; }
@@ -170,8 +180,9 @@ run() {
     local step
     for step in "${steps[@]}"; do
         case $step in
-            info | tests | kernels | training | experiments) "step_$step" ;;
-            *) echo "unknown step '$step' (info, tests, kernels, training, experiments)" >&2 ;;
+            info | tests | kernels | precision | training | experiments) "step_$step" ;;
+            *) echo "unknown step '$step' (info, tests, kernels, precision, training," \
+                    "experiments)" >&2 ;;
         esac
     done
 }

@@ -25,7 +25,7 @@ BACKENDS = ("auto", "reference", "numba", "cuda")
 
 def masked_gram(
     X: Any, D: Any, /, *, coupling: Any | None = None, out: Any | None = None,
-    backend: str = "auto",
+    dtype: Any | None = None, backend: str = "auto",
 ) -> Any:
     """Masked Gram matrix ``G = (C ⊗ 1)·(K^T K)`` of the row-wise Khatri-Rao product ``K = D ⊙ X``.
 
@@ -36,10 +36,17 @@ def masked_gram(
     D : array, shape (n, h)
         Activation pattern (or any row weights), same namespace, dtype and device as ``X``.
     coupling : array, shape (h, h), optional
-        Coupling ``C`` (``V V^T`` in the hidden step); entry ``(j, k)`` multiplies block
-        ``(j, k)``. ``None`` means all ones.
+        Coupling ``C`` (``V V^T`` in the hidden step), in the result's dtype; entry ``(j, k)``
+        multiplies block ``(j, k)``. ``None`` means all ones.
     out : array, shape (h*d, h*d), optional
-        Where to write the result (same namespace, dtype and device); it is returned.
+        Where to write the result (same namespace and device, the result's dtype); it is
+        returned.
+    dtype : dtype, optional
+        The dtype of the result and of the sums that form it: ``X``'s (the default), or
+        float64 for float32 ``X`` and ``D``. Then the products of float32 entries are formed
+        in float32 blocks of rows (BLAS) on the CPU kernel, or exactly in float64 on the CUDA
+        kernel and the reference, and accumulated in float64, so the rounding no longer grows
+        with ``n`` times float32's ``eps`` (``docs/kernels.md``).
     backend : {"auto", "reference", "numba", "cuda"}
         ``"auto"`` dispatches on the array type: NumPy arrays go to the Numba CPU kernel,
         arrays exposing ``__cuda_array_interface__`` (CuPy, PyTorch CUDA) to the Numba CUDA
@@ -83,17 +90,18 @@ def masked_gram(
     array([[ 9., 12.],
            [12., 16.]])
     """
-    xp = _check_inputs(X, D, coupling, out, backend)
+    result = getattr(X, "dtype", None) if dtype is None else dtype
+    xp = _check_inputs(X, D, coupling, out, backend, result)
     backend = _choose_backend(X, D, coupling, out, backend, xp)
     if backend == "numba":
         from ._numba_cpu import masked_gram_numpy
 
-        return masked_gram_numpy(X, D, coupling, out)
+        return masked_gram_numpy(X, D, coupling, out, np.dtype(result))
     if backend == "cuda":
         from ._numba_cuda import masked_gram_cuda
 
-        return masked_gram_cuda(X, D, coupling, out, xp)
-    G = masked_gram_reference(X, D, coupling, xp)
+        return masked_gram_cuda(X, D, coupling, out, xp, result)
+    G = masked_gram_reference(X, D, coupling, xp, result)
     if out is not None:
         out[...] = G
         return out
@@ -152,7 +160,8 @@ def _choose_backend(X: Any, D: Any, coupling: Any, out: Any, backend: str, xp: A
     return backend
 
 
-def _check_inputs(X: Any, D: Any, coupling: Any | None, out: Any | None, backend: str) -> Any:
+def _check_inputs(X: Any, D: Any, coupling: Any | None, out: Any | None, backend: str,
+                  result: Any) -> Any:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     arrays = {"X": X, "D": D}
@@ -167,11 +176,18 @@ def _check_inputs(X: Any, D: Any, coupling: Any | None, out: Any | None, backend
         xp = array_namespace(*arrays.values())
     except TypeError as exc:
         raise TypeError(f"X, D, coupling and out must share one array namespace: {exc}") from None
+    named = getattr(result, "__name__", result)  # np.float64 as "float64"
+    if result != X.dtype and not (X.dtype == xp.float32 and result == xp.float64):
+        raise TypeError(f"dtype must be X's ({X.dtype}) or, for float32 X, float64; got "
+                        f"{named}")
     for name, a in arrays.items():
         if not xp.isdtype(a.dtype, "real floating"):
             raise TypeError(f"{name} must have a real floating dtype, got {a.dtype}")
-        if a.dtype != X.dtype:
+        if name == "D" and a.dtype != X.dtype:
             raise TypeError(f"{name} has dtype {a.dtype} but X has {X.dtype}; they must match")
+        if name in ("coupling", "out") and a.dtype != result:
+            raise TypeError(f"{name} has dtype {a.dtype} but the result's is {named} (X's, "
+                            "or dtype=); they must match")
         if device(a) != device(X):
             raise ValueError(f"{name} is on device {device(a)} but X is on {device(X)}")
     if X.ndim != 2:

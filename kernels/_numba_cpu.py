@@ -51,20 +51,23 @@ _unpair = njit(cache=True)(unpair)
 
 
 def masked_gram_numpy(
-    X: np.ndarray, D: np.ndarray, coupling: np.ndarray | None, out: np.ndarray | None
+    X: np.ndarray, D: np.ndarray, coupling: np.ndarray | None, out: np.ndarray | None,
+    dtype: np.dtype | None = None,
 ) -> np.ndarray:
     """Masked Gram matrix of NumPy arrays with the Numba kernels.
 
     Inputs are assumed validated by :func:`relu_altmin.kernels.masked_gram`: ``X`` (n, d) and
-    ``D`` (n, h) of one real floating dtype, ``coupling`` (h, h) or None, ``out`` (p, p) or
-    None with ``p = h*d``. Any memory layout is accepted.
+    ``D`` (n, h) of one real floating dtype, ``coupling`` (h, h) or None and ``out`` (p, p)
+    or None, ``p = h*d``, of the result's ``dtype`` (default ``X``'s; float64 for float32
+    inputs: the rows are copied into float64 buffers, which the kernels fill anyway, so every
+    product is exact and every sum float64). Any memory layout is accepted.
 
     BLAS is held to one thread while the kernel runs: its idle worker threads busy-wait after
     a call, and on a machine with few cores they took the cores from Numba's threads (a fit
     that alternates this kernel with BLAS solves ran 2-10x slower on 2 cores).
     """
     with _blas_controller().limit(limits=1, user_api="blas"):
-        return _masked_gram_numpy(X, D, coupling, out)
+        return _masked_gram_numpy(X, D, coupling, out, X.dtype if dtype is None else dtype)
 
 
 @functools.cache
@@ -80,12 +83,12 @@ def _blas_controller() -> ThreadpoolController:
 
 
 def _masked_gram_numpy(
-    X: np.ndarray, D: np.ndarray, coupling: np.ndarray | None, out: np.ndarray | None
+    X: np.ndarray, D: np.ndarray, coupling: np.ndarray | None, out: np.ndarray | None,
+    dtype: np.dtype,
 ) -> np.ndarray:
     n, d = X.shape
     h = D.shape[1]
     p = h * d
-    dtype = X.dtype
     in_place = out is not None and out.flags.c_contiguous and out.flags.writeable
     G: np.ndarray = out if in_place else np.empty((p, p), dtype=dtype)  # type: ignore[assignment]
     if p == 0:
@@ -111,11 +114,11 @@ def _masked_gram_numpy(
     else:
         c0, c1, c2 = 0.0, 0.0, 1.0
         bufs = np.empty((nw, 2, chunk, d), dtype=dtype)
-        _weighted_pair_grams(X, np.ascontiguousarray(D.T), G, bufs, tmps, accs)
+        _weighted_pair_grams(X, np.ascontiguousarray(D.T, dtype=dtype), G, bufs, tmps, accs)
 
     if c0 != 0 or c2 != 1 or coupling is not None:
         if c0 != 0:
-            G0 = _plain_gram(X, chunk)
+            G0 = _plain_gram(X, np.empty((chunk, d), dtype=dtype))
             diag = np.stack([G[j * d:(j + 1) * d, j * d:(j + 1) * d] for j in range(h)])
         else:  # zeros, so that 0 * inf never turns into NaN
             G0 = np.zeros((d, d), dtype=dtype)
@@ -163,17 +166,21 @@ def _unit_masks(D, hi, A):
 
 
 @njit(cache=True)
-def _plain_gram(X, chunk):
-    """``X^T X``, exactly symmetric, from single-threaded BLAS calls on ``chunk`` rows.
+def _plain_gram(X, buf):
+    """``X^T X``, exactly symmetric, from single-threaded BLAS calls on the rows copied, a
+    chunk at a time, into ``buf`` (chunk x d, in the result's dtype).
 
     NumPy's own (multi-threaded) BLAS is avoided on purpose: right after our parallel region
     its threads fight ours for the cores, which on a small machine costs far more than this.
     """
     n, d = X.shape
-    acc = np.zeros((d, d), dtype=X.dtype)
-    tmp = np.empty((d, d), dtype=X.dtype)
+    chunk = buf.shape[0]
+    acc = np.zeros((d, d), dtype=buf.dtype)
+    tmp = np.empty((d, d), dtype=buf.dtype)
     for start in range(0, n, chunk):
-        rows = X[start:start + chunk]
+        m = min(chunk, n - start)
+        buf[:m] = X[start:start + m]
+        rows = buf[:m]
         np.dot(rows.T, rows, tmp)
         acc += tmp
     for a in range(d):

@@ -41,18 +41,21 @@ def simulator() -> bool:
     return bool(getattr(numba.config, "ENABLE_CUDASIM", 0))
 
 
-def masked_gram_cuda(X: Any, D: Any, coupling: Any | None, out: Any | None, xp: Any) -> Any:
+def masked_gram_cuda(X: Any, D: Any, coupling: Any | None, out: Any | None, xp: Any,
+                     dtype: Any = None) -> Any:
     """Masked Gram matrix of CUDA arrays (CuPy, PyTorch CUDA, ...), returned in their type.
 
     Inputs are assumed validated by :func:`relu_altmin.kernels.masked_gram` and to expose
-    ``__cuda_array_interface__``; ``xp`` is their array namespace, used to allocate ``out``.
-    The kernel runs on the caller's current stream and device and is not synchronised.
+    ``__cuda_array_interface__``; ``xp`` is their array namespace, used to allocate ``out``
+    in ``dtype`` (default ``X``'s). The kernel runs on the caller's current stream and device
+    and is not synchronised.
     """
     from array_api_compat import device
 
     h, d = D.shape[1], X.shape[1]
     if out is None:
-        out = xp.empty((h * d, h * d), dtype=X.dtype, device=device(X))
+        out = xp.empty((h * d, h * d), dtype=X.dtype if dtype is None else dtype,
+                       device=device(X))
     with cuda.gpus[_device_index(X)]:
         views = [None if a is None else _device_view(a) for a in (X, D, coupling, out)]
         launch_masked_gram(*views, stream=_caller_stream(X))
@@ -64,8 +67,10 @@ def launch_masked_gram(
 ) -> Any:
     """Launch the kernel on Numba device arrays: ``out`` (h*d, h*d) receives the result.
 
-    ``X`` (n, d), ``D`` (n, h), ``coupling`` (h, h) or None and ``out`` are Numba device
-    arrays (any strides) of one dtype, float32 or float64. ``tile`` (a power of two, at most
+    ``X`` (n, d) and ``D`` (n, h) are Numba device arrays (any strides) of one dtype, float32
+    or float64; ``coupling`` (h, h) or None and ``out`` of the result's dtype, the same or
+    float64 for float32 inputs (each product is then formed exactly in float64 and
+    accumulated there). ``tile`` (a power of two, at most
     ``TILE``) caps the output tile edge; tests lower it to cover several tiles with small d.
     """
     d, h = X.shape[1], D.shape[1]
@@ -76,17 +81,20 @@ def launch_masked_gram(
     grid = (h * (h + 1) // 2, nt * (nt + 1) // 2)
     if grid[1] > _MAX_GRID_Y:
         raise ValueError(f"d = {d} is too large for the CUDA kernel (at most {TILE * 361})")
-    kernel = _kernel(np.dtype(X.dtype).name)
+    kernel = _kernel(np.dtype(X.dtype).name, np.dtype(out.dtype).name)
     # Without coupling, `out` stands in for it (never read), so the kernel has one signature.
     C = out if coupling is None else coupling
-    zero = np.dtype(X.dtype).type(0)  # types the accumulator: float32 stays float32
+    zero = np.dtype(out.dtype).type(0)  # types the accumulator: the result's dtype
     kernel[grid, (t, t), stream](X, D, C, coupling is not None, zero, out)
     return out
 
 
 @functools.cache
-def _kernel(dtype_name: str) -> Any:
-    dtype = numba.from_dtype(np.dtype(dtype_name))
+def _kernel(dtype_name: str, result_name: str) -> Any:
+    # The staged rows and weights are held in the result's dtype: for float32 entries and a
+    # float64 result every product is then formed (exactly, or to float64's rounding) and
+    # summed in float64.
+    dtype = numba.from_dtype(np.dtype(result_name))
     pair = cuda.jit(device=True)(unpair)
 
     @cuda.jit
@@ -115,7 +123,7 @@ def _kernel(dtype_name: str) -> Any:
             wt = zero
             if lid < step:
                 if r0 + lid < n:
-                    wt = D[r0 + lid, j] * D[r0 + lid, k]
+                    wt = (zero + D[r0 + lid, j]) * D[r0 + lid, k]
                     if wt != 0:
                         flag = 1
                 scan[lid] = flag

@@ -13,8 +13,10 @@ from typing import Any
 CHUNK_ELEMENTS = 1 << 22
 
 
-def masked_gram_reference(X: Any, D: Any, coupling: Any | None, xp: Any) -> Any:
-    """Return the p x p masked Gram matrix (p = h*d) in the namespace ``xp``.
+def masked_gram_reference(X: Any, D: Any, coupling: Any | None, xp: Any,
+                          dtype: Any = None) -> Any:
+    """Return the p x p masked Gram matrix (p = h*d) in the namespace ``xp``, in ``dtype``
+    (default ``X``'s; float64 for float32 inputs forms each chunk's products in float64).
 
     ``G[j*d + a, k*d + b] = coupling[j, k] * sum_i D[i, j] D[i, k] X[i, a] X[i, b]``.
     Inputs are assumed validated (see :func:`relu_altmin.kernels.masked_gram`).
@@ -22,11 +24,13 @@ def masked_gram_reference(X: Any, D: Any, coupling: Any | None, xp: Any) -> Any:
     n, d = X.shape
     h = D.shape[1]
     p = h * d
+    dtype = X.dtype if dtype is None else dtype
     chunk = max(1, min(n, CHUNK_ELEMENTS // max(p, 1)))
-    G = xp.zeros((p, p), dtype=X.dtype, device=_device(X))
+    G = xp.zeros((p, p), dtype=dtype, device=_device(X))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        K = xp.reshape(D[start:stop, :, None] * X[start:stop, None, :], (stop - start, p))
+        Xc, Dc = (xp.astype(a[start:stop, :], dtype, copy=False) for a in (X, D))
+        K = xp.reshape(Dc[:, :, None] * Xc[:, None, :], (stop - start, p))
         G = G + K.T @ K
     if coupling is not None:
         G = xp.reshape(G, (h, d, h, d)) * coupling[:, None, :, None]

@@ -29,7 +29,7 @@ from ._policy import (
 )
 from ._problem import TrainingProblem
 from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
-from ._rows import Chunks, make_rows
+from ._rows import PRECISIONS, Chunks, make_rows
 from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
 from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
@@ -214,6 +214,7 @@ def fit(
     validation_fraction: float = 0.1,
     n_iter_no_change: int = 10,
     progressive: bool = True,
+    precision: str = "auto",
     callback: Callable[[IterationRecord, TwoLayerNet], Any] | None = None,
     progress: bool = False,
 ) -> FitResult:
@@ -339,12 +340,13 @@ def fit(
         many rows; ``>= n``: all.
         The sample is drawn from ``seed``'s stream.
     chunk_rows : int or None, default None
-        Rows per chunk when streaming. ``None``: arrays in memory are converted to float64
-        once and kept (one chunk); a ``numpy.memmap`` is read about ``2**22`` elements of its
-        widest per-row temporary at a time (``relu_altmin._rows.CHUNK_ELEMENTS``). An int
-        streams any array in chunks of that many rows, converting each on every pass, so
-        peak memory does not grow with ``n``. Every sum over rows (Gram matrix, right-hand
-        sides, loss, gradients, CG products) is accumulated chunk by chunk.
+        Rows per chunk when streaming. ``None``: arrays in memory are converted to the
+        working dtype (``precision``) once and kept; a ``numpy.memmap`` is read about
+        ``2**22`` elements of its widest per-row temporary at a time
+        (``relu_altmin._rows.CHUNK_ELEMENTS``). An int streams any array in chunks of that
+        many rows, converting each on every pass, so peak memory does not grow with ``n``.
+        Every sum over rows (Gram matrix, right-hand sides, loss, gradients, CG products) is
+        accumulated chunk by chunk.
     n_jobs : int or None, default None
         Threads for BLAS, OpenMP and the Numba kernels while the fit runs (restored
         afterwards), scikit-learn's convention: a positive int is that many (at most the
@@ -372,6 +374,16 @@ def fit(
         progressive sampling"). Each record's ``rows`` says which sample its loss is on;
         ``FitResult.loss`` is always on every row. Streamed rows keep each sample within one
         chunk. ``False``: every iteration on every row.
+    precision : {"auto", "data", "float64"}, default "auto"
+        ``"data"``: float32 data (``X`` and ``y`` both float32) stays float32 for the work
+        that grows with ``n`` (forward passes, patterns, output sums, products, gradients),
+        in blocks of ``BLOCK_ROWS = 8192`` rows whose sums are added in float64; the Gram
+        matrix, the losses that accept a step, the parameters and the small solves are
+        float64 (``docs/method.md``, "Precision"). ``"auto"``: as ``"data"`` from
+        ``FLOAT32_MIN_ROWS = 16384`` rows up, as ``"float64"`` below, where float32 saves
+        little time. ``"float64"``: float32 data is promoted to float64
+        end to end (the result then equals that of the float64 data, bit for bit). float64
+        data, or mixed, is float64 throughout.
     callback : callable, optional
         Called as ``callback(record, network)`` after every iteration; a truthy return
         stops the fit with ``stop_reason="callback"``.
@@ -391,11 +403,11 @@ def fit(
 
     Notes
     -----
-    float32 input: the Gram matrix, the solves and the loss are computed in float64 (chunk by
-    chunk when streaming) and the trained network is cast back to the inputs' dtype. The
-    normal equations square the condition number of the least-squares problem, so float32
-    solves would lose most of their digits; the cost is a float64 ``p x p`` system with
-    ``p = h (d + 1)``.
+    float32 input: under ``precision="auto"`` the passes over the rows run in float32 and
+    their sums, the losses, the parameters and the solves are float64; the trained network is
+    cast back to the inputs' dtype. The normal equations square the condition number of the
+    least-squares problem, so float32 solves would lose most of their digits; their cost is a
+    float64 ``p x p`` system with ``p = h (d + 1)``, independent of ``n``.
     """
     hidden = check_int(hidden, "hidden", 1)
     slope = check_slope(negative_slope)
@@ -408,6 +420,7 @@ def fit(
     tol = check_nonnegative(tol, "tol")
     check_choice(step, "step", STEPS)
     check_choice(solver, "solver", SOLVERS)
+    check_choice(precision, "precision", PRECISIONS)
     if max_dense_bytes is not None:
         max_dense_bytes = check_int(max_dense_bytes, "max_dense_bytes", 0)
     if chunk_rows is not None:
@@ -440,7 +453,7 @@ def fit(
                              "Chunks, a memmap, Dask or chunk_rows)")
         X, y, X_val, y_val = validation_split(X, y, validation_fraction, rng.spawn(1)[0])
         held_out = (X_val, y_val)
-    rows = make_rows(X, y, bias, hidden, chunk_rows)
+    rows = make_rows(X, y, bias, hidden, chunk_rows, precision)
     d, k, xp = rows.d, rows.k, rows.xp
     if skip and hidden != d:
         raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
@@ -491,7 +504,7 @@ def fit(
     certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
     monitor = None
     if held_out is not None:
-        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None)
+        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None, precision)
         validation_rows.scan()
         if scaling is not None:
             validation_rows = validation_rows.standardized(*scaling.augmented(bias))

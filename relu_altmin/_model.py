@@ -381,6 +381,8 @@ def pre_activations(Xt: Any, params: Params) -> Any:
 
 
 def sum_squares(a: Any, xp: Any) -> Any:
+    """``sum a^2``, accumulated in float64 whatever the dtype of ``a`` (a loss decides)."""
+    a = xp.astype(a, xp.float64, copy=False)
     return xp.sum(a * a)
 
 
@@ -446,8 +448,9 @@ def state_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
         flips = xp.sum(xp.astype(before != fw.D, xp.int64))
     if loss_weights is None:
         return (*error_sums(Xt, Y, params, fw), flips)
-    E = fw.F - Y
-    return (*error_sums(Xt, Y, params, fw), flips, xp.sum((E * E) * loss_weights))
+    E = xp.astype(fw.F - Y, xp.float64, copy=False)
+    weights = xp.astype(loss_weights, xp.float64, copy=False)
+    return (*error_sums(Xt, Y, params, fw), flips, xp.sum((E * E) * weights))
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class TrainingProblem:
         sse = y_squares - float(xp.sum(theta * (2 * rhs - gram @ theta)))
         column_norms = xp.sqrt(xp.clip(xp.linalg.diagonal(gram), min=0.0))
         scale = y_squares**0.5 + float(xp.sum(xp.abs(theta) * column_norms[:, None]))
-        rounding = 2 * rows.n * float(xp.finfo(gram.dtype).eps) * scale**2
+        rounding = 2 * rows.n * float(xp.finfo(rows.work).eps) * scale**2
         return solved, objective_from((sse - rounding) / rows.n, solved, self.lam, xp)
 
     def trained_output(self, params: Params) -> Params:
@@ -67,12 +67,15 @@ class TrainingProblem:
     def nonsmooth_residual(self, params: Params) -> float:
         """The largest nonsmooth hidden-layer residual (``W``, ``b``) at ``params``: the
         certificate of :func:`critical_point_residuals` with ``nonsmooth=True`` (one more
-        pass; rows held in memory only)."""
-        chunks = self.rows.in_memory()
-        if chunks is None or len(chunks) != 1:
+        pass; rows held in memory only). float32 rows are read in float64, their ties
+        judged at float32's rounding (the pre-activations the fit's patterns came from)."""
+        xp, chunks = self.xp, self.rows.in_memory()
+        if chunks is None:
             raise ValueError("the nonsmooth certificate needs the rows in memory")
-        (Xt, Y), = chunks
-        ratios = nonsmooth_ratios(Xt, Y, params, self.slope, self.lam, self.xp)
+        Xt, Y = (xp.astype(xp.concat([chunk[i] for chunk in chunks]) if len(chunks) > 1
+                           else chunks[0][i], xp.float64, copy=False) for i in (0, 1))
+        ratios = nonsmooth_ratios(Xt, Y, params, self.slope, self.lam, xp,
+                                  eps=float(xp.finfo(self.rows.work).eps))
         return max(ratios["W"], ratios.get("b", 0.0))
 
     def residuals(self, params: Params, state: Evaluation) -> dict[str, float]:

@@ -3,10 +3,18 @@
 Everything the fit reads from the data is a sum over rows (docs/design.md §2: the Gram matrix ``G``,
 the right-hand sides, the output step's ``Hb^T Hb`` and ``Hb^T Y``, the squared error, the
 gradients, the products of conjugate gradients). A :class:`Rows` object computes such a sum
-with ``rows.reduce(fn, *args)``: ``fn(Xt, Y, *args)`` is called on every chunk of the
-float64 rows ``Xt = [X, 1]`` and targets ``Y`` (2-D), and the results (arrays, scalars or
-``None``, possibly in tuples) are added. The small solves then run on the sums, so peak memory
-depends on the chunk size and the model, never on the number of rows.
+with ``rows.reduce(fn, *args)``: ``fn(Xt, Y, *args)`` is called on every chunk of the rows
+``Xt = [X, 1]`` and targets ``Y`` (2-D), and the results (arrays, scalars or ``None``,
+possibly in tuples) are added. The small solves then run on the sums, so peak memory depends
+on the chunk size and the model, never on the number of rows.
+
+The precision policy (``fit(precision=...)``, docs/method.md): the rows are held in their
+*working dtype*, float32 for float32 data under ``precision="auto"`` and float64 otherwise.
+Parameters stay float64; :func:`chunk_call` hands a float32 chunk its arguments in float32 and
+widens its sums to float64, so everything that grows with ``n`` runs in float32 while the sums
+over chunks, and the small solves on them, are float64. float32 rows in memory are read in
+blocks of :data:`BLOCK_ROWS` rows for the same reason: a float32 sum's rounding then grows with
+the block, not with ``n`` (blocked summation).
 """
 
 from __future__ import annotations
@@ -18,19 +26,78 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
 
-from ._model import augment
+from ._model import Params, augment
 from ._validation import (
     check_array,
     check_data,
     check_shapes,
     common_namespace,
-    float64_copies,
+    working_copies,
 )
 
 #: Elements (not bytes) of the largest ``rows x width`` temporary a streamed chunk allocates:
 #: the default chunk is ``CHUNK_ELEMENTS // width`` rows, ``width`` the widest of the
 #: features, hidden units and outputs.
 CHUNK_ELEMENTS = 2**22
+
+#: Rows per block when float32 rows in memory are summed: each block's sums are formed in
+#: float32 and the blocks' sums added in float64, so the float32 rounding of a sum of ``n``
+#: terms grows like that of ``BLOCK_ROWS`` terms.
+BLOCK_ROWS = 2**13
+
+#: ``fit(precision=...)``: ``"data"`` runs the work that grows with ``n`` in the data's dtype
+#: (float32 stays float32); ``"auto"`` does so from ``FLOAT32_MIN_ROWS`` rows up;
+#: ``"float64"`` promotes float32 data to float64 end to end.
+PRECISIONS = ("auto", "data", "float64")
+
+#: Rows from which ``precision="auto"`` keeps float32 data in float32. Below it an iteration's
+#: time goes mostly to the float64 solves, so float32 passes save little (0.85-1.9x on the
+#: benchmark's data sets, ``benchmarks/results/precision.md``), while the digits they drop
+#: send the fit down another path.
+FLOAT32_MIN_ROWS = 2**14
+
+
+def working_dtype(xp: Any, dtype: Any, precision: str, rows: int | None = None) -> Any:
+    """The dtype the rows are held and reduced in: float32 for float32 data (``dtype``, that
+    of ``X`` and ``y`` together) under ``precision="data"``, or under ``"auto"`` with
+    ``rows`` (``None``: not known) at least ``FLOAT32_MIN_ROWS``; else float64."""
+    keep = precision == "data" or (precision == "auto" and (
+        rows is None or rows != rows or rows >= FLOAT32_MIN_ROWS))
+    return xp.float32 if keep and dtype == xp.float32 else xp.float64
+
+
+def narrowed(args: Any, dtype: Any, xp: Any) -> Any:
+    """The float64 arrays and :class:`Params` in ``args`` (nested in tuples) cast to ``dtype``:
+    a chunk function's model-sized arguments in its chunk's dtype, so that no product with
+    the rows is promoted back to float64."""
+    if isinstance(args, tuple):
+        return tuple(narrowed(a, dtype, xp) for a in args)
+    if isinstance(args, Params):
+        return args.astype(dtype, xp)
+    if is_array_api_obj(args) and args.dtype == xp.float64:
+        return xp.astype(args, dtype, copy=False)
+    return args
+
+
+def widened(result: Any, xp: Any) -> Any:
+    """The floating arrays in a chunk function's ``result`` (nested in tuples and
+    :class:`Moments`) cast to float64, so the sums over chunks accumulate in float64."""
+    if isinstance(result, tuple):
+        return tuple(widened(r, xp) for r in result)
+    if isinstance(result, Moments):
+        return Moments(result.count, widened(result.mean, xp), widened(result.m2, xp))
+    if is_array_api_obj(result) and xp.isdtype(result.dtype, "real floating"):
+        return xp.astype(result, xp.float64, copy=False)
+    return result
+
+
+def chunk_call(fn: Callable[..., Any], Xt: Any, Y: Any, args: tuple[Any, ...]) -> Any:
+    """``fn(Xt, Y, *args)`` for one chunk; a chunk below float64 gets its arguments
+    :func:`narrowed` to its dtype and returns its sums :func:`widened` to float64."""
+    xp = array_namespace(Xt)
+    if Xt.dtype == xp.float64:
+        return fn(Xt, Y, *args)
+    return widened(fn(Xt, Y, *narrowed(args, Xt.dtype, xp)), xp)
 
 
 class Chunks:
@@ -129,7 +196,8 @@ class Rows:
 
     Attributes: ``xp`` (namespace of the chunks and of the parameters: the small solves run
     here), ``d``, ``k``, ``bias``, ``stats``, ``dtype`` and ``y_ndim`` (of the caller's data),
-    ``template`` (an array in the caller's namespace and on its device).
+    ``work`` (the working dtype of the chunks, :func:`working_dtype`), ``template`` (an array
+    in the caller's namespace and on its device).
     """
 
     xp: Any
@@ -138,6 +206,7 @@ class Rows:
     bias: bool
     stats: Stats
     dtype: Any
+    work: Any
     y_ndim: int
     template: Any
 
@@ -155,7 +224,8 @@ class Rows:
         raise NotImplementedError
 
     def in_memory(self) -> list[tuple[Any, Any]] | None:
-        """The float64 chunks ``(Xt, Y)`` when they are held in memory, else ``None``."""
+        """The chunks ``(Xt, Y)`` (blocks, for float32) when the rows are held in memory,
+        else ``None``."""
         return None
 
     @property
@@ -173,7 +243,7 @@ class Rows:
         return a
 
     def sample(self, size: int, rng: np.random.Generator) -> Rows:
-        """About ``size`` rows drawn uniformly, kept in memory as float64 rows of their own.
+        """About ``size`` rows drawn uniformly, kept in memory as rows of their own.
 
         Each row is kept with probability ``size / n`` (a fresh draw from ``rng`` for each
         chunk, read in order), so no pass needs more than one chunk and the sample."""
@@ -202,13 +272,15 @@ class Rows:
         return _MappedRows(self, x_shift, x_scale, y_shift, y_scale)
 
 
-def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -> Rows:
+def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None,
+              precision: str = "auto") -> Rows:
     """Check the training data's types and shapes and wrap it as :class:`Rows` (``fit``'s
     rules); :meth:`Rows.scan` then reads the values.
 
-    Arrays in memory are converted to float64 once and kept (one chunk), unless
-    ``chunk_rows`` is given; a ``numpy.memmap`` is streamed, ``chunk_rows`` rows at a time
-    (default ``CHUNK_ELEMENTS // width``, ``width`` the largest of ``d + 1``, ``hidden`` and
+    Arrays in memory are converted to the working dtype (:func:`working_dtype` of
+    ``precision`` and the row count) once and kept, unless ``chunk_rows`` is given; a
+    ``numpy.memmap`` is streamed, ``chunk_rows`` rows at a time (default
+    ``CHUNK_ELEMENTS // width``, ``width`` the largest of ``d + 1``, ``hidden`` and
     ``k``); a :class:`Chunks` is read chunk by chunk; Dask arrays are reduced block by block
     on the active scheduler.
     """
@@ -218,12 +290,16 @@ def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -
         if chunk_rows is not None:
             raise ValueError("chunk_rows does not apply to a Chunks: it is read in its own "
                              "chunks")
-        return _IteratedRows(X, bias)
+        return _IteratedRows(X, bias, precision)
     dask = is_dask_array(X) or is_dask_array(y)
     if chunk_rows is None and not dask and not isinstance(X, np.memmap) \
             and not isinstance(y, np.memmap):
-        xp, X64, Y = check_data(X, y)
-        return _InMemoryRows(xp, augment(X64, bias, xp), Y, bias, X.dtype, y)
+        xp = check_shapes(X, y)
+        check_array(X, "X", xp, finite=False)
+        check_array(y, "y", xp, finite=False)
+        work = working_dtype(xp, xp.result_type(X.dtype, y.dtype), precision, X.shape[0])
+        xp, Xw, Y = check_data(X, y, work)
+        return _InMemoryRows(xp, augment(Xw, bias, xp), Y, bias, X.dtype, y)
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=False)
     check_array(y, "y", xp, finite=False)
@@ -231,9 +307,9 @@ def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None) -
         if chunk_rows is not None:
             raise ValueError("chunk_rows does not apply to dask arrays: they are read in their "
                              "own blocks (rechunk them instead)")
-        return _DaskRows(X, y, bias)
+        return _DaskRows(X, y, bias, precision)
     width = max(X.shape[1] + 1, hidden, 1 if y.ndim == 1 else y.shape[1])
-    return _SlicedRows(xp, X, y, bias, chunk_rows or max(1, CHUNK_ELEMENTS // width))
+    return _SlicedRows(xp, X, y, bias, chunk_rows or max(1, CHUNK_ELEMENTS // width), precision)
 
 
 def add(a: Any, b: Any) -> Any:
@@ -245,11 +321,12 @@ def add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def prepare(X: Any, y: Any, bias: bool) -> tuple[Any, Any]:
-    """A raw chunk as float64 ``(Xt, Y)``: the bias column appended, ``Y`` 2-D (copies)."""
+def prepare(X: Any, y: Any, bias: bool, work: Any) -> tuple[Any, Any]:
+    """A raw chunk as ``(Xt, Y)`` in the working dtype ``work``: the bias column appended,
+    ``Y`` 2-D (copies)."""
     xp = array_namespace(X, y)
-    X64, Y = float64_copies(X, y, xp)
-    return augment(X64, bias, xp), Y
+    Xw, Y = working_copies(X, y, xp, work)
+    return augment(Xw, bias, xp), Y
 
 
 class _Stacked:
@@ -284,8 +361,10 @@ def _taken(Xt: Any, Y: Any, indices: np.ndarray) -> _Stacked:
 
 def _scan_sums(Xt: Any, Y: Any, d: int) -> tuple[Any, ...]:
     """Rows, ``sum X^2``, ``sum Y^2``, counts of non-finite entries, and the column
-    :class:`Moments` of ``X`` and ``Y`` of one chunk."""
+    :class:`Moments` of ``X`` and ``Y`` of one chunk (summed in float64 whatever its dtype:
+    the scales the fit is built on)."""
     xp = array_namespace(Xt, Y)
+    Xt, Y = xp.astype(Xt, xp.float64, copy=False), xp.astype(Y, xp.float64, copy=False)
 
     def bad(finite: Any) -> Any:
         return xp.sum(xp.astype(~finite, xp.int64))
@@ -339,6 +418,7 @@ class _MappedRows(Rows):
         self.inner = inner
         self.xp, self.d, self.k, self.bias = inner.xp, inner.d, inner.k, inner.bias
         self.dtype, self.y_ndim, self.template = inner.dtype, inner.y_ndim, inner.template
+        self.work = inner.work
         self.maps = (x_shift, x_scale, y_shift, y_scale)
         self.stats = _mapped_stats(inner.stats, inner.d, self.maps)
 
@@ -363,24 +443,41 @@ class _MappedRows(Rows):
 
 
 class _InMemoryRows(Rows):
-    """Arrays in memory: one float64 chunk, kept for the whole fit."""
+    """Arrays in memory in their working dtype, kept for the whole fit: float64 rows as one
+    chunk, float32 rows read in blocks of :data:`BLOCK_ROWS` (views)."""
 
-    def __init__(self, xp: Any, Xt: Any, Y: Any, bias: bool, x_dtype: Any, y: Any) -> None:
+    def __init__(self, xp: Any, Xt: Any, Y: Any, bias: bool, x_dtype: Any, y: Any,
+                 stats: Stats | None = None) -> None:
         self.xp, self.Xt, self.Y, self.bias = xp, Xt, Y, bias
         self.d, self.k = Xt.shape[1] - int(bias), Y.shape[1]
-        self.dtype = xp.result_type(x_dtype, y.dtype)
+        self.dtype, self.work = xp.result_type(x_dtype, y.dtype), Xt.dtype
         self.y_ndim, self.template = y.ndim, Xt
-        # check_data has rejected NaN and inf; the sums are those Rows.scan reads when
-        # streaming.
-        X = Xt[:, :self.d]
-        self.stats = Stats(Xt.shape[0], float(xp.sum(X * X)), float(xp.sum(Y * Y)),
-                           Moments.of(X), Moments.of(Y))
+        if stats is not None:
+            self.stats = stats
+        elif Xt.dtype == xp.float64:
+            # check_data has rejected NaN and inf; the sums are those Rows.scan reads when
+            # streaming.
+            X = Xt[:, :self.d]
+            self.stats = Stats(Xt.shape[0], float(xp.sum(X * X)), float(xp.sum(Y * Y)),
+                               Moments.of(X), Moments.of(Y))
+        else:
+            Rows.scan(self)
 
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(self.Xt, self.Y, *args)
+        if self.Xt.dtype == self.xp.float64:
+            return fn(self.Xt, self.Y, *args)
+        total = None
+        for Xt, Y in self.in_memory():
+            total = add(total, chunk_call(fn, Xt, Y, args))
+        return total
 
-    def in_memory(self) -> list[tuple[Any, Any]] | None:
-        return [(self.Xt, self.Y)]
+    def in_memory(self) -> list[tuple[Any, Any]]:
+        if self.Xt.dtype == self.xp.float64:
+            return [(self.Xt, self.Y)]
+        n = self.Xt.shape[0]
+        block = BLOCK_ROWS
+        return [(self.Xt[start:min(start + block, n), :], self.Y[start:min(start + block, n), :])
+                for start in range(0, n, block)]
 
     def sample(self, size: int, rng: np.random.Generator) -> Rows:
         """``size`` distinct rows drawn uniformly (in their original order)."""
@@ -391,23 +488,26 @@ class _InMemoryRows(Rows):
         pass  # check_data has read the values; the stats are set
 
     def standardized(self, x_shift: Any, x_scale: Any, y_shift: Any, y_scale: Any) -> Rows:
-        """Mapped once: the float64 copy the rows hold is replaced by the mapped one (no
-        pass then maps anything); the stats are mapped as for streamed rows."""
+        """Mapped once: the copy the rows hold is replaced by the mapped one, in the working
+        dtype (no pass then maps anything); the stats are mapped as for streamed rows."""
         maps = (x_shift, x_scale, y_shift, y_scale)
+        x_shift, x_scale, y_shift, y_scale = narrowed(maps, self.work, self.xp)
         mapped = _InMemoryRows(self.xp, (self.Xt - x_shift) / x_scale,
-                               (self.Y - y_shift) / y_scale, self.bias, self.dtype, self.Y)
+                               (self.Y - y_shift) / y_scale, self.bias, self.dtype, self.Y,
+                               _mapped_stats(self.stats, self.d, maps))
         mapped.dtype, mapped.y_ndim = self.dtype, self.y_ndim
-        mapped.stats = _mapped_stats(self.stats, self.d, maps)
         return mapped
 
 
 class _SlicedRows(Rows):
     """An array (a ``numpy.memmap``, say) read ``chunk_rows`` rows at a time on every pass."""
 
-    def __init__(self, xp: Any, X: Any, y: Any, bias: bool, chunk_rows: int) -> None:
+    def __init__(self, xp: Any, X: Any, y: Any, bias: bool, chunk_rows: int,
+                 precision: str) -> None:
         self.xp, self.X, self.y, self.bias, self.chunk_rows = xp, X, y, bias, chunk_rows
         self.d, self.k = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
         self.dtype, self.y_ndim, self.template = xp.result_type(X.dtype, y.dtype), y.ndim, X
+        self.work = working_dtype(xp, self.dtype, precision, X.shape[0])
         self.total = X.shape[0]
 
     @property
@@ -418,15 +518,16 @@ class _SlicedRows(Rows):
         total = None
         for start in range(0, self.total, self.chunk_rows):
             stop = min(start + self.chunk_rows, self.total)
-            Xt, Y = prepare(self.X[start:stop, ...], self.y[start:stop, ...], self.bias)
-            total = add(total, fn(Xt, Y, *args))
+            Xt, Y = prepare(self.X[start:stop, ...], self.y[start:stop, ...], self.bias,
+                            self.work)
+            total = add(total, chunk_call(fn, Xt, Y, args))
         return total
 
 
 class _IteratedRows(Rows):
     """A :class:`Chunks`: its source is iterated once per pass."""
 
-    def __init__(self, chunks: Chunks, bias: bool) -> None:
+    def __init__(self, chunks: Chunks, bias: bool, precision: str) -> None:
         self.chunks, self.bias = chunks, bias
         first = next(iter(chunks), None)
         if first is None:
@@ -435,6 +536,8 @@ class _IteratedRows(Rows):
         self.xp = common_namespace({"X chunk": X, "y chunk": y})
         self.d, self.k = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
         self.dtype, self.y_ndim, self.template = self.xp.result_type(X.dtype, y.dtype), y.ndim, X
+        # Rows are counted by the first pass (scan, whose sums are float64 either way).
+        self.precision, self.work = precision, working_dtype(self.xp, self.dtype, precision)
         self._first = (X, y)
 
     @property
@@ -465,13 +568,17 @@ class _IteratedRows(Rows):
                                  f"chunk 0 has X {tuple(X0.shape)} and y {tuple(y0.shape)}")
         return X, y
 
+    def scan(self) -> None:
+        Rows.scan(self)
+        self.work = working_dtype(self.xp, self.dtype, self.precision, self.n)
+
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
         total = None
         for index, chunk in enumerate(self.chunks):
             X, y = self._checked(chunk, index)
             if X.shape[0]:
-                Xt, Y = prepare(X, y, self.bias)
-                total = add(total, fn(Xt, Y, *args))
+                Xt, Y = prepare(X, y, self.bias, self.work)
+                total = add(total, chunk_call(fn, Xt, Y, args))
         if total is None:
             raise ValueError("X (a Chunks) yielded no rows")
         return total
@@ -481,7 +588,7 @@ class _DaskRows(Rows):
     """Dask arrays: each pass maps over the row blocks on the workers and adds the results
     in a tree, two at a time; only the sums (model-sized) come back to the client."""
 
-    def __init__(self, X: Any, y: Any, bias: bool) -> None:
+    def __init__(self, X: Any, y: Any, bias: bool, precision: str) -> None:
         import dask.array as da
 
         if any(c != c for c in X.chunks[0]):  # NaN: unknown block sizes
@@ -495,6 +602,7 @@ class _DaskRows(Rows):
         self._da = da
         # The namespace of the blocks (NumPy or CuPy): parameters and small solves live there.
         self.xp = array_namespace(X._meta)
+        self.work = working_dtype(self.xp, self.dtype, precision, X.shape[0])
 
     @property
     def chunk_limit(self) -> int | None:
@@ -504,7 +612,7 @@ class _DaskRows(Rows):
         import dask
 
         shared = dask.delayed(args, traverse=False)  # one copy of the arguments in the graph
-        parts = [dask.delayed(_block_sums)(fn, Xb, yb, self.bias, shared)
+        parts = [dask.delayed(_block_sums)(fn, Xb, yb, self.bias, self.work, shared)
                  for Xb, yb in zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(),
                                    strict=True)]
         while len(parts) > 1:
@@ -520,7 +628,7 @@ class _DaskRows(Rows):
 
         blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
         parts = dask.compute(*[
-            dask.delayed(_block_sample)(Xb, yb, self.bias, size / self.n, child)
+            dask.delayed(_block_sample)(Xb, yb, self.bias, self.work, size / self.n, child)
             for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])), strict=True)])
         return _Stacked([block for part in parts for block in part.blocks]).rows(self)
 
@@ -531,14 +639,15 @@ class _DaskRows(Rows):
         return self._da.from_array(a, chunks=a.shape)
 
 
-def _block_sums(fn: Callable[..., Any], X: Any, y: Any, bias: bool, args: tuple[Any, ...]) -> Any:
+def _block_sums(fn: Callable[..., Any], X: Any, y: Any, bias: bool, work: Any,
+                args: tuple[Any, ...]) -> Any:
     """``fn`` on one Dask block (run on a worker)."""
-    Xt, Y = prepare(X, y, bias)
-    return fn(Xt, Y, *args)
+    Xt, Y = prepare(X, y, bias, work)
+    return chunk_call(fn, Xt, Y, args)
 
 
-def _block_sample(X: Any, y: Any, bias: bool, probability: float,
+def _block_sample(X: Any, y: Any, bias: bool, work: Any, probability: float,
                   rng: np.random.Generator) -> _Stacked:
     """:func:`_bernoulli_rows` of one Dask block (run on a worker)."""
-    Xt, Y = prepare(X, y, bias)
+    Xt, Y = prepare(X, y, bias, work)
     return _bernoulli_rows(Xt, Y, probability, rng)

@@ -11,7 +11,7 @@ from array_api_compat import array_namespace, device
 from relu_altmin.kernels import masked_gram
 
 from ._model import Evaluation, Gradients, Params, activation_pattern, pre_activations
-from ._rows import CHUNK_ELEMENTS, Rows, add
+from ._rows import CHUNK_ELEMENTS, Rows, add, narrowed, widened
 
 
 def solve_regularised(A: Any, B: Any, xp: Any) -> Any:
@@ -128,7 +128,9 @@ def dense_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
     ``Hb^T Hb`` (else ``None``)."""
     xp = array_namespace(Xt, Y)
     D, H = features(Xt, params, negative_slope, xp)
-    G = masked_gram(Xt, D, coupling=params.V @ params.V.T)
+    # float32 rows: every product formed and summed in float64 (the kernel's dtype=)
+    G = masked_gram(Xt, D, coupling=xp.astype(params.V @ params.V.T, xp.float64, copy=False),
+                    dtype=xp.float64)
     if not joint:
         return G, None, None
     Hb = _with_ones(H, params.bias, xp)
@@ -280,7 +282,8 @@ class MatrixFreeSystem(_DampedSystem):
                 xp.expand_dims(_output_matrix(gram, n, h, l2, xp), axis=0), xp)[0, :, :]
         chunks = rows.in_memory()
         patterns = None if chunks is None else [
-            (Xt, *_pattern_and_features(Xt, params, negative_slope, joint, xp))
+            (Xt, *_pattern_and_features(Xt, narrowed(params, Xt.dtype, xp), negative_slope,
+                                        joint, xp))
             for Xt, _ in chunks]
         return MatrixFreeSystem(rows, params, negative_slope, joint, patterns, l2, penalised,
                                 rhs, xp.reshape(damping, (h * dt,)), blocks, output_inverse,
@@ -296,8 +299,9 @@ class MatrixFreeSystem(_DampedSystem):
         V = self.params.V
         if self.patterns is not None:
             out_W, out_T = None, None
-            for Xt, D, Hb in self.patterns:
-                out_W, out_T = add((out_W, out_T), _gauss_newton_product(Xt, D, Hb, V, dW, dT))
+            for Xt, D, Hb in self.patterns:  # in the rows' dtype, summed in float64
+                product = _gauss_newton_product(Xt, D, Hb, *narrowed((V, dW, dT), Xt.dtype, xp))
+                out_W, out_T = add((out_W, out_T), widened(product, xp))
         else:
             out_W, out_T = self.rows.reduce(product_sums, self.params, self.negative_slope,
                                             self.joint, dW, dT)

@@ -62,20 +62,22 @@ def untracked(a: Any) -> Any:
     return a.detach() if is_torch_array(a) else a
 
 
-def float64_copies(X: Any, y: Any, xp: Any) -> tuple[Any, Any]:
-    """``(X, Y)`` as float64 copies without autograd history, ``Y`` 2-D. astype copies, so
-    nothing the caller passed is ever written to."""
+def working_copies(X: Any, y: Any, xp: Any, dtype: Any = None) -> tuple[Any, Any]:
+    """``(X, Y)`` as copies in ``dtype`` (default float64) without autograd history, ``Y``
+    2-D. astype copies, so nothing the caller passed is ever written to."""
+    dtype = xp.float64 if dtype is None else dtype
     X, y = untracked(X), untracked(y)
     Y = y[:, None] if y.ndim == 1 else y
-    return xp.astype(X, xp.float64, copy=True), xp.astype(Y, xp.float64, copy=True)
+    return xp.astype(X, dtype, copy=True), xp.astype(Y, dtype, copy=True)
 
 
-def check_data(X: Any, y: Any) -> tuple[Any, Any, Any]:
-    """Validate training data; return ``(xp, X, Y)`` as float64 copies with ``Y`` 2-D."""
+def check_data(X: Any, y: Any, dtype: Any = None) -> tuple[Any, Any, Any]:
+    """Validate training data; return ``(xp, X, Y)`` as copies in ``dtype`` (default float64)
+    with ``Y`` 2-D."""
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=True)
     check_array(y, "y", xp, finite=True)
-    return (xp, *float64_copies(X, y, xp))
+    return (xp, *working_copies(X, y, xp, dtype))
 
 
 def check_slope(negative_slope: Any) -> float:

@@ -41,16 +41,17 @@ def einsum_gram(X, D, C=None):
     return T.reshape(h * d, h * d)
 
 
-def assert_matches_einsum(G, X, D, C=None):
+def assert_matches_einsum(G, X, D, C=None, result=None):
     """Entrywise ``|G - R| <= tol * S``: ``R`` the einsum, ``S`` the einsum of absolute values.
 
     A sum of n products has rounding error at most about n * eps times the sum of their absolute
     values, whatever order a kernel adds them in; the constant leaves room for the final
     rounding, the coupling product and the leaky decomposition's three terms. Products that
-    underflow add an absolute error of at most the smallest normal number each.
+    underflow add an absolute error of at most the smallest normal number each. ``result``:
+    the dtype the sums are formed in (``masked_gram``'s ``dtype``), which sets ``eps``.
     """
     G = np.asarray(G)
-    assert G.dtype == np.asarray(X).dtype
+    assert G.dtype == (np.asarray(X).dtype if result is None else result)
     R = einsum_gram(X, D, C)
     S = einsum_gram(np.abs(X), np.abs(D), None if C is None else np.abs(C))
     finfo = np.finfo(G.dtype)
@@ -140,6 +141,23 @@ def problems(draw, *, max_n=30, max_h=4, max_d=5, kinds=KINDS, layouts=LAYOUTS,
     return X, D, None if C is None else C.astype(dtype)
 
 
+@st.composite
+def float32_problems(draw, *, max_n=60, max_h=4, max_d=5):
+    """``(X, D, C)``: float32 ``X`` and ``D`` of generic values (drawn from a seeded generator:
+    hypothesis's own floats favour short binary fractions, whose float32 products are exact,
+    which would hide a float32 product), float64 ``C``, in the drawn layouts."""
+    n, h, d = draw(st.integers(1, max_n)), draw(st.integers(1, max_h)), draw(st.integers(1, max_d))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.standard_normal((n, d))
+    lo, hi = rng.uniform(0.05, 0.95), rng.uniform(0.5, 3.0)
+    D = pattern(draw(st.sampled_from(KINDS)), rng.random((n, h)) < 0.5,
+                rng.standard_normal((n, h)), lo, hi)
+    C = coupling_matrix(draw(st.sampled_from(COUPLINGS)), rng.standard_normal((h, 2)),
+                        rng.standard_normal((h, h)))
+    X, D = (layout(a.astype(np.float32), draw(st.sampled_from(LAYOUTS))) for a in (X, D))
+    return X, D, C
+
+
 def symmetric(C):
     return C is None or np.array_equal(C, C.T)
 
@@ -153,6 +171,19 @@ def test_numba_matches_einsum(problem):
     G = masked_gram(X, D, coupling=C, backend="numba")
     assert type(G) is np.ndarray and G.shape == (X.shape[1] * D.shape[1],) * 2
     assert_matches_einsum(G, X, D, C)
+    if symmetric(C):
+        np.testing.assert_array_equal(G, G.T)
+
+
+@pytest.mark.parametrize("backend", ["numba", "reference"])
+@settings(deadline=None, max_examples=40)
+@given(problem=float32_problems())
+def test_float32_accumulated_in_float64(backend, problem):
+    """``dtype=float64`` on float32 inputs: every product exact, every sum float64, so the
+    rounding is float64's (a float32 product or sum anywhere breaks the bound)."""
+    X, D, C = problem
+    G = masked_gram(X, D, coupling=C, dtype=np.float64, backend=backend)
+    assert_matches_einsum(G, X, D, C, result=np.float64)
     if symmetric(C):
         np.testing.assert_array_equal(G, G.T)
 
@@ -331,6 +362,18 @@ def test_cuda_simulator_matches_einsum(problem):
 
 
 @needs_simulator
+@cuda_small
+@given(float32_problems(max_n=20, max_h=3, max_d=4))
+def test_cuda_simulator_accumulates_float32_in_float64(problem):
+    """``dtype=float64`` on float32 inputs: every product exact, every sum float64, so the
+    rounding is float64's (a float32 product or sum anywhere breaks the bound)."""
+    X, D, C = problem
+    G = masked_gram(host_cuda(X), host_cuda(D), coupling=host_cuda(C), dtype=np.float64,
+                    backend="cuda")
+    assert_matches_einsum(G, X, D, C, result=np.float64)
+
+
+@needs_simulator
 def test_cuda_auto_dispatch(monkeypatch):
     """Arrays exposing ``__cuda_array_interface__`` go to the CUDA kernel, never elsewhere."""
     def boom(*args, **kwargs):
@@ -398,6 +441,10 @@ def _ok():
         (lambda X, D: (X, D.astype(np.float32), {}), TypeError, "D has dtype float32"),
         (lambda X, D: (X, D, {"coupling": np.ones((2, 2), np.float32)}), TypeError,
          "coupling has dtype"),
+        (lambda X, D: (X, D, {"dtype": np.float32}), TypeError, "dtype must be X's"),
+        (lambda X, D: (X.astype(np.float32), D.astype(np.float32),
+                       {"dtype": np.float64, "coupling": np.ones((2, 2), np.float32)}),
+         TypeError, "coupling has dtype float32 but the result's is float64"),
         (lambda X, D: (X.tolist(), D, {}), TypeError, "X must be an array"),
         (lambda X, D: (X, D, {"backend": "fortran"}), ValueError, "backend must be one of"),
         (lambda X, D: (np.where(X > 1, np.nan, X), D, {}), ValueError, "X must be finite"),

@@ -563,28 +563,6 @@ def test_backends_agree_with_numpy(xp, step, prob):
     assert abs(ours.history[-1].objective - objective) <= tol * (objective + np.mean(prob.y**2))
 
 
-@given(problems(max_n=12))
-def test_float32_is_solved_in_float64_and_cast_back(xp, prob):
-    X32 = xp.asarray(prob.X.astype(np.float32))
-    y32 = xp.asarray(prob.y.astype(np.float32))
-    kwargs = {**prob.kwargs, "max_iter": 2}
-    if not prob.train_output:
-        kwargs["output_weights"] = xp.asarray(prob.output_weights.astype(np.float32))
-    net32 = relu_altmin.fit(X32, y32, prob.hidden, **kwargs).network
-    if not prob.train_output:
-        kwargs["output_weights"] = xp.astype(kwargs["output_weights"], xp.float64)
-    net64 = relu_altmin.fit(xp.astype(X32, xp.float64), xp.astype(y32, xp.float64),
-                            prob.hidden, **kwargs).network
-    for name in ("W", "b", "V", "c"):
-        a, b = getattr(net32, name), getattr(net64, name)
-        if b is None:
-            assert a is None
-            continue
-        assert a.dtype == xp.float32
-        np.testing.assert_array_equal(to_numpy(a), to_numpy(b).astype(np.float32), err_msg=name)
-    assert net32.predict(X32).dtype == xp.float32
-
-
 @given(problems(max_n=8))
 def test_inputs_are_not_modified(xp, prob):
     X, y = xp.asarray(prob.X), xp.asarray(prob.y)
