@@ -43,10 +43,9 @@ def masked_gram(
         returned.
     dtype : dtype, optional
         The dtype of the result and of the sums that form it: ``X``'s (the default), or
-        float64 for float32 ``X`` and ``D``. Then the products of float32 entries are formed
-        in float32 blocks of rows (BLAS) on the CPU kernel, or exactly in float64 on the CUDA
-        kernel and the reference, and accumulated in float64, so the rounding no longer grows
-        with ``n`` times float32's ``eps`` (``docs/kernels.md``).
+        float64 for float32 ``X`` and ``D``. Then every product of float32 entries is formed
+        in float64 (exactly, or to float64's rounding for general weights) and every sum is
+        float64, on every backend, so the rounding is float64's (``docs/kernels.md``).
     backend : {"auto", "reference", "numba", "cuda"}
         ``"auto"`` dispatches on the array type: NumPy arrays go to the Numba CPU kernel,
         arrays exposing ``__cuda_array_interface__`` (CuPy, PyTorch CUDA) to the Numba CUDA

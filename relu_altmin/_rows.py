@@ -9,7 +9,8 @@ possibly in tuples) are added. The small solves then run on the sums, so peak me
 on the chunk size and the model, never on the number of rows.
 
 The precision policy (``fit(precision=...)``, docs/method.md): the rows are held in their
-*working dtype*, float32 for float32 data under ``precision="auto"`` and float64 otherwise.
+*working dtype* (:func:`working_dtype`): float32 for float32 data under ``precision="data"``,
+and under ``"auto"`` from ``FLOAT32_MIN_ROWS`` rows up; float64 otherwise.
 Parameters stay float64; :func:`chunk_call` hands a float32 chunk its arguments in float32 and
 widens its sums to float64, so everything that grows with ``n`` runs in float32 while the sums
 over chunks, and the small solves on them, are float64. float32 rows in memory are read in
@@ -80,12 +81,10 @@ def narrowed(args: Any, dtype: Any, xp: Any) -> Any:
 
 
 def widened(result: Any, xp: Any) -> Any:
-    """The floating arrays in a chunk function's ``result`` (nested in tuples and
-    :class:`Moments`) cast to float64, so the sums over chunks accumulate in float64."""
+    """The floating arrays in a chunk function's ``result`` (nested in tuples) cast to
+    float64, so the sums over chunks accumulate in float64."""
     if isinstance(result, tuple):
         return tuple(widened(r, xp) for r in result)
-    if isinstance(result, Moments):
-        return Moments(result.count, widened(result.mean, xp), widened(result.m2, xp))
     if is_array_api_obj(result) and xp.isdtype(result.dtype, "real floating"):
         return xp.astype(result, xp.float64, copy=False)
     return result
@@ -292,17 +291,14 @@ def make_rows(X: Any, y: Any, bias: bool, hidden: int, chunk_rows: int | None,
                              "chunks")
         return _IteratedRows(X, bias, precision)
     dask = is_dask_array(X) or is_dask_array(y)
-    if chunk_rows is None and not dask and not isinstance(X, np.memmap) \
-            and not isinstance(y, np.memmap):
-        xp = check_shapes(X, y)
-        check_array(X, "X", xp, finite=False)
-        check_array(y, "y", xp, finite=False)
-        work = working_dtype(xp, xp.result_type(X.dtype, y.dtype), precision, X.shape[0])
-        xp, Xw, Y = check_data(X, y, work)
-        return _InMemoryRows(xp, augment(Xw, bias, xp), Y, bias, X.dtype, y)
     xp = check_shapes(X, y)
     check_array(X, "X", xp, finite=False)
     check_array(y, "y", xp, finite=False)
+    if chunk_rows is None and not dask and not isinstance(X, np.memmap) \
+            and not isinstance(y, np.memmap):
+        work = working_dtype(xp, xp.result_type(X.dtype, y.dtype), precision, X.shape[0])
+        xp, Xw, Y = check_data(X, y, work)
+        return _InMemoryRows(xp, augment(Xw, bias, xp), Y, bias, X.dtype, y)
     if dask:
         if chunk_rows is not None:
             raise ValueError("chunk_rows does not apply to dask arrays: they are read in their "
@@ -464,8 +460,6 @@ class _InMemoryRows(Rows):
             Rows.scan(self)
 
     def reduce(self, fn: Callable[..., Any], *args: Any) -> Any:
-        if self.Xt.dtype == self.xp.float64:
-            return fn(self.Xt, self.Y, *args)
         total = None
         for Xt, Y in self.in_memory():
             total = add(total, chunk_call(fn, Xt, Y, args))
