@@ -4,7 +4,6 @@ solves under the stall policy (``docs/method.md``)."""
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 import time
 import warnings
@@ -22,6 +21,7 @@ from ._model import (
     TwoLayerNet,
     identity_offset,
 )
+from ._options import FitOptions
 from ._policy import (
     CONTINUE,
     StallPolicy,
@@ -29,27 +29,18 @@ from ._policy import (
 )
 from ._problem import TrainingProblem
 from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
-from ._rows import PRECISIONS, Chunks, make_rows
+from ._rows import Chunks, make_rows
 from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
-from ._steps import STEPS, DampedStep, ExactStep, Step, curvature_sample
+from ._steps import DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
 from ._threads import resolve_n_jobs, thread_limits
-from ._validation import (
-    check_array,
-    check_choice,
-    check_int,
-    check_nonnegative,
-    check_slope,
-    common_namespace,
-    untracked,
-)
+from ._validation import check_array, common_namespace, untracked
 
 #: ``l2=None`` means ``DEFAULT_L2_FACTOR * mean(Xt**2)``: on standardised features far too
 #: small to bias a fit, large enough to keep every system definite when a unit dies or has
 #: zero output weight.
 DEFAULT_L2_FACTOR = 1e-8
-SOLVERS = ("auto", "dense", "cg")
 #: ``solver="auto"`` solves densely while the dense system's ``24 m^2`` bytes (its float64
 #: matrix, the damped copy and the LU factors, ``m`` unknowns) fit in this budget, else uses
 #: conjugate gradients; ``fit(max_dense_bytes=...)`` overrides it.
@@ -244,7 +235,8 @@ def fit(
         Ridge ``lambda`` on ``W``, ``b`` and ``V``, acting in the coordinates the fit runs in
         (standardised ones with ``standardize=True``, glmnet's convention). ``"auto"``
         chooses it from the data for prediction (``docs/method.md``, "Choosing the ridge"):
-        generalised cross-validation of the Gauss-Newton model of both layers, from sums
+        generalised cross-validation (modified, ``AUTO_L2_GAMMA = 1.4`` per degree of
+        freedom) of the Gauss-Newton model of both layers, from sums
         over the rows (streamed and Dask data too), over ``AUTO_L2_GRID`` (``1e-6`` to ``10``,
         4 per decade), at the start and again every ``AUTO_L2_STEPS = 3`` iterations until a
         choice repeats (at most ``AUTO_L2_ROUNDS = 10``); those iterations are part of the
@@ -409,65 +401,49 @@ def fit(
     least-squares problem, so float32 solves would lose most of their digits; their cost is a
     float64 ``p x p`` system with ``p = h (d + 1)``, independent of ``n``.
     """
-    hidden = check_int(hidden, "hidden", 1)
-    slope = check_slope(negative_slope)
-    for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
-                       ("reinit", reinit), ("progress", progress), ("standardize", standardize),
-                       ("progressive", progressive)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    max_iter = check_int(max_iter, "max_iter", 0)
-    tol = check_nonnegative(tol, "tol")
-    check_choice(step, "step", STEPS)
-    check_choice(solver, "solver", SOLVERS)
-    check_choice(precision, "precision", PRECISIONS)
-    if max_dense_bytes is not None:
-        max_dense_bytes = check_int(max_dense_bytes, "max_dense_bytes", 0)
-    if chunk_rows is not None:
-        chunk_rows = check_int(chunk_rows, "chunk_rows", 1)
-    if curvature_rows is not None:
-        curvature_rows = check_int(curvature_rows, "curvature_rows", 1)
-    if isinstance(l2, str):
-        check_choice(l2, "l2", ("auto",))
-        if not train_output:
-            raise ValueError("l2='auto' needs train_output=True (it chooses the ridge of both "
-                             "layers together)")
-    elif l2 is not None:
-        l2 = check_nonnegative(l2, "l2")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    resolve_n_jobs(n_jobs, work=0.0)  # checks n_jobs before any work
-    if not isinstance(early_stopping, bool):
-        raise TypeError(f"early_stopping must be a bool, got {type(early_stopping).__name__}")
-    validation_fraction = check_nonnegative(validation_fraction, "validation_fraction")
-    if early_stopping and not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-    n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        _check_seed(seed))
+    return fit_with(X, y, FitOptions(
+        hidden=hidden, negative_slope=negative_slope, l2=l2, standardize=standardize,
+        bias=bias, max_iter=max_iter, tol=tol, seed=seed, init=init, train_output=train_output,
+        output_weights=output_weights, skip=skip, step=step, reinit=reinit, solver=solver,
+        max_dense_bytes=max_dense_bytes, curvature_rows=curvature_rows, chunk_rows=chunk_rows,
+        n_jobs=n_jobs, early_stopping=early_stopping, validation_fraction=validation_fraction,
+        n_iter_no_change=n_iter_no_change, progressive=progressive, precision=precision,
+        callback=callback, progress=progress))
+
+
+def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
+    """:func:`fit` with options already built, and so checked: set up, then alternate.
+
+    What ``fit`` runs, and what the estimators and the command line call with the
+    :class:`FitOptions` they build. Only the checks that need the data (its shapes, values,
+    ``init`` and ``output_weights`` against them) are left to do here, still before any
+    work."""
+    hidden, bias, skip, train_output = (
+        options.hidden, options.bias, options.skip, options.train_output)
+    step, l2, slope = options.step, options.l2, options.negative_slope
+    rng = options.generator()
     held_out = None
-    if early_stopping:
-        if isinstance(X, Chunks) or chunk_rows is not None or isinstance(X, np.memmap) \
+    if options.early_stopping:
+        if isinstance(X, Chunks) or options.chunk_rows is not None or isinstance(X, np.memmap) \
                 or type(X).__module__.startswith("dask"):
             raise ValueError("early_stopping=True needs X and y as arrays in memory (not "
                              "Chunks, a memmap, Dask or chunk_rows)")
-        X, y, X_val, y_val = validation_split(X, y, validation_fraction, rng.spawn(1)[0])
+        X, y, X_val, y_val = validation_split(X, y, options.validation_fraction,
+                                              rng.spawn(1)[0])
         held_out = (X_val, y_val)
-    rows = make_rows(X, y, bias, hidden, chunk_rows, precision)
+    rows = make_rows(X, y, bias, hidden, options.chunk_rows, options.precision)
     d, k, xp = rows.d, rows.k, rows.xp
-    if skip and hidden != d:
-        raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
-                         f"n_features={d}")
+    options.check_features(d)
     caller_xp = array_namespace(rows.template)
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
-        rows.template, caller_xp, init, hidden, d, k, bias, skip, rng, train_output,
-        output_weights, rows.y_ndim == 1))
+        rows.template, caller_xp, options.init, hidden, d, k, bias, skip, rng, train_output,
+        options.output_weights, rows.y_ndim == 1))
     rows.scan()
     scaling = loss_weights = None
-    if standardize:
+    if options.standardize:
         scaling = Standardization.from_stats(rows.stats, bias, train_output)
         rows = rows.standardized(*scaling.augmented(bias))
-        if init is not None:  # in raw units: map it in (the default start is drawn in place)
+        if options.init is not None:  # in raw units: map it in (a drawn start is not)
             Wt = scaling.hidden_to_standardized(
                 Wt, identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None,
                 bias)
@@ -482,16 +458,17 @@ def fit(
         raise ValueError(f"l2='auto' decomposes the Gauss-Newton matrix of both layers; "
                          f"{hidden * rows.dt + k * (hidden + int(bias))} unknowns is more than "
                          f"AUTO_L2_MAX_UNKNOWNS = {AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
-    solver = choose_solver(solver, unknowns, max_dense_bytes, step)
+    solver = choose_solver(options.solver, unknowns, options.max_dense_bytes, step)
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
 
     def curvature_size(m: int) -> int | None:  # the curvature sample on m rows
-        return (curvature_sample(m, unknowns, rows.chunk_limit) if curvature_rows is None
-                else curvature_rows if curvature_rows < m else None)
+        given = options.curvature_rows
+        return (curvature_sample(m, unknowns, rows.chunk_limit) if given is None
+                else given if given < m else None)
 
     sample_rng = None if curvature_size(n) is None or step == "exact" else rng.spawn(1)[0]
     sizes = stage_sizes(n, hidden * rows.dt + k * (hidden + int(bias)),
-                        rows.chunk_limit) if progressive else []
+                        rows.chunk_limit) if options.progressive else []
     stages = RowStages(problem, sizes, rng.spawn(1)[0]) if sizes else None
 
     def make_step(problem: TrainingProblem) -> Step:
@@ -504,11 +481,12 @@ def fit(
     certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
     monitor = None
     if held_out is not None:
-        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None, precision)
+        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None,
+                                   options.precision)
         validation_rows.scan()
         if scaling is not None:
             validation_rows = validation_rows.standardized(*scaling.augmented(bias))
-        monitor = EarlyStopping(replace(problem, rows=validation_rows), n_iter_no_change)
+        monitor = EarlyStopping(replace(problem, rows=validation_rows), options.n_iter_no_change)
 
     def network(params: Params) -> TwoLayerNet:
         if scaling is not None:
@@ -520,16 +498,17 @@ def fit(
     tuner = RidgeTuner() if l2 == "auto" else None
     loop = _Loop(make_step,
                  lambda problem, start: StallPolicy(
-                     reinit and train_output, tol,
+                     options.reinit and train_output, options.tol,
                      problem.nonsmooth_residual if certified else None, round_start=start),
                  lambda problem, p: redraw_unit(problem, p, rng, d), tuner, monitor, stages)
-    with thread_limits(resolve_n_jobs(n_jobs, work=work)):
+    with thread_limits(resolve_n_jobs(options.n_jobs, work=work)):
         problem, params, state, history, stop_reason = _alternate(
-            problem, loop, Params(Wt, S, V, c, bias), max_iter, network, callback, progress)
+            problem, loop, Params(Wt, S, V, c, bias), options.max_iter, network,
+            options.callback, options.progress)
     if stop_reason == "interrupted":
         warnings.warn(f"fit interrupted (KeyboardInterrupt) after {len(history) - 1} "
                       "iterations; returning the network trained so far",
-                      FitInterrupted, stacklevel=2)
+                      FitInterrupted, stacklevel=3)  # fit's caller
     return FitResult(
         network=network(params), loss=state.reported_loss, history=tuple(history),
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=problem.lam,
@@ -733,19 +712,7 @@ def _start(
             c = xp.zeros(k, dtype=xp.float64, device=dev)
         V = xp.astype(untracked(V), xp.float64, copy=True)
         c = None if c is None else xp.astype(untracked(c), xp.float64, copy=True)
-    elif output_weights is not None:
-        raise ValueError("output_weights is only used with train_output=False")
     return xp.astype(untracked(Wt), xp.float64, copy=True), V, c
-
-
-def _check_seed(seed: Any) -> int | None:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return int(seed)
 
 
 def _network(params: Params, d: int, slope: float, skip: bool, dtype: Any, y_ndim: int,

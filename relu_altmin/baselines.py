@@ -21,7 +21,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from array_api_compat import device
@@ -30,7 +30,6 @@ from ._fit import (
     FitInterrupted,
     FitResult,
     IterationRecord,
-    _check_seed,
     _network,
     _print_progress,
     _start,
@@ -48,13 +47,8 @@ from ._model import (
     objective,
     relative_residuals,
 )
-from ._validation import (
-    check_choice,
-    check_data,
-    check_int,
-    check_nonnegative,
-    check_slope,
-)
+from ._options import ModelOptions
+from ._validation import check_choice, check_data, check_int
 
 #: The methods :func:`train` knows.
 METHODS = ("gd", "heavy_ball", "nesterov", "nesterov_schedule", "sgd", "adam", "two_step")
@@ -214,36 +208,26 @@ def train(
     start_time = time.perf_counter()
     xp, X64, Y = check_data(X, y)
     out_dtype = xp.result_type(X.dtype, y.dtype)
-    hidden = check_int(hidden, "hidden", 1)
+    options = ModelOptions(
+        hidden=hidden, negative_slope=negative_slope, l2=l2, bias=bias, seed=seed, init=init,
+        train_output=train_output, output_weights=output_weights, skip=skip, callback=callback,
+        progress=progress)
     check_choice(method, "method", METHODS)
     lr = _check_positive(lr, "lr")
     epochs = check_int(epochs, "epochs", 0)
     settings = _check_settings(method, batch_size, momentum, nesterov, betas, eps, lr_hidden,
                                lr_output)
-    slope = check_slope(negative_slope)
-    lam = check_nonnegative(l2, "l2")
-    for name, flag in (("bias", bias), ("train_output", train_output), ("skip", skip),
-                       ("progress", progress)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    _check_seed(seed)
     n, d = X64.shape
-    if skip and hidden != d:
-        raise ValueError(f"skip=True needs hidden == n_features; got hidden={hidden}, "
-                         f"n_features={d}")
-    if train_output and output_weights is not None:
-        raise ValueError("output_weights is only used with train_output=False")
+    options.check_features(d)
+    slope, lam = options.negative_slope, cast(float, options.l2)  # l2: a float, checked
 
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    params = _start_params(X, X64, Y, y.ndim, xp, hidden, init, rng, slope, lam, bias, skip,
-                           train_output, output_weights)
-    Xt = augment(X64, bias, xp)
+    rng = options.generator()
+    params = _start_params(X, X64, Y, y.ndim, xp, options, rng)
+    Xt = augment(X64, options.bias, xp)
     fw = forward(Xt, params, slope, xp)
     obj = objective(fw.F, Y, params, lam, xp)
-    trainable = ("Wt", "V", "c") if train_output and bias else ("Wt", "V") if train_output \
-        else ("Wt",)
+    trainable = ("Wt", "V", "c") if options.train_output and options.bias \
+        else ("Wt", "V") if options.train_output else ("Wt",)
     optimizer = _make_optimizer(method, settings, lr,
                                 {name: getattr(params, name) for name in trainable}, xp)
     batch = settings["batch_size"]
@@ -252,11 +236,11 @@ def train(
 
     def record(iteration: int, step: float, flips: int) -> IterationRecord:
         return make_record(relative_residuals(Xt, Y, params, fw, lam, xp), mse(fw.F, Y, xp), obj,
-                           train_output, iteration=iteration,
+                           options.train_output, iteration=iteration,
                            seconds=time.perf_counter() - start_time, step=step, flips=flips)
 
     history = [record(0, 0.0, 0)]
-    if progress:
+    if options.progress:
         _print_progress(history[0], header=True)
     stop_reason = "max_iter"
     dev = device(X64)
@@ -293,10 +277,10 @@ def train(
                 params, fw, obj = trial, fw_new, obj_new
                 history.append(record(epoch, step_size, flips))
                 kept = (params, fw, obj, len(history))
-                if progress:
+                if options.progress:
                     _print_progress(history[-1])
-                if callback is not None and callback(
-                        history[-1], _network(params, d, slope, skip, out_dtype, y.ndim, xp)):
+                if options.callback is not None and options.callback(history[-1], _network(
+                        params, d, slope, options.skip, out_dtype, y.ndim, xp)):
                     stop_reason = "callback"
                     break
         except KeyboardInterrupt:
@@ -304,14 +288,14 @@ def train(
             del history[recorded:]
             stop_reason = "interrupted"
         residuals = relative_residuals(Xt, Y, params, fw, lam, xp)
-    if progress:
+    if options.progress:
         print(f"stopped: {stop_reason} after {len(history) - 1} epochs; "
               f"loss {history[-1].loss:.6e}", file=sys.stderr)
     if stop_reason == "interrupted":
         warnings.warn(f"train interrupted (KeyboardInterrupt) after {len(history) - 1} epochs; "
                       "returning the network trained so far", FitInterrupted, stacklevel=2)
     return FitResult(
-        network=_network(params, d, slope, skip, out_dtype, y.ndim, xp),
+        network=_network(params, d, slope, options.skip, out_dtype, y.ndim, xp),
         loss=history[-1].loss, history=tuple(history), converged=False,
         stop_reason=stop_reason, l2=lam, residuals=residuals)
 
@@ -361,21 +345,22 @@ def _check_settings(method: str, batch_size: Any, momentum: Any, nesterov: Any, 
 
 
 def _start_params(
-    X: Any, X64: Any, Y: Any, y_ndim: int, xp: Any, hidden: int, init: Any,
-    rng: np.random.Generator, slope: float, lam: float, bias: bool, skip: bool,
-    train_output: bool, output_weights: Any,
+    X: Any, X64: Any, Y: Any, y_ndim: int, xp: Any, options: ModelOptions,
+    rng: np.random.Generator,
 ) -> Params:
-    """The float64 starting parameters: ``init`` whole, or ``fit``'s start."""
+    """The float64 starting parameters: ``options.init`` whole, or ``fit``'s start."""
     d, k = X64.shape[1], Y.shape[1]
-    if isinstance(init, TwoLayerNet):
+    hidden, bias, skip = options.hidden, options.bias, options.skip
+    if isinstance(options.init, TwoLayerNet):
         # Every layer from ``init``; with ``train_output=False`` this is ``fit``'s own start.
-        Wt, V, c = _start(X, xp, init, hidden, d, k, bias, skip, rng, False,
-                          None if train_output else output_weights, y_ndim == 1)
+        Wt, V, c = _start(X, xp, options.init, hidden, d, k, bias, skip, rng, False,
+                          None if options.train_output else options.output_weights, y_ndim == 1)
         S = identity_offset(hidden, bias, xp, xp.float64, device(X64)) if skip else None
         return Params(Wt, S, V, c, bias)
-    start = fit(X64, Y[:, 0] if y_ndim == 1 else Y, hidden, negative_slope=slope, l2=lam,
-                bias=bias, max_iter=0, seed=rng, init=init, train_output=train_output,
-                output_weights=output_weights, skip=skip, standardize=False)
+    start = fit(X64, Y[:, 0] if y_ndim == 1 else Y, hidden,
+                negative_slope=options.negative_slope, l2=options.l2, bias=bias, max_iter=0,
+                seed=rng, init=options.init, train_output=options.train_output,
+                output_weights=options.output_weights, skip=skip, standardize=False)
     return Params.from_network(start.network, xp)  # float64: fit was given float64 data
 
 

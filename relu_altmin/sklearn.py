@@ -15,6 +15,7 @@ See ``docs/sklearn.md``.
 from __future__ import annotations
 
 import numbers
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,9 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no valida
         f"`test` extra). The import failed with: {exc}"
     ) from exc
 
-from ._fit import FitResult, fit
+from ._fit import FitResult, fit_with
 from ._model import TwoLayerNet
+from ._options import FitOptions
 
 __all__ = ["AnalyticReLUClassifier", "AnalyticReLURegressor"]
 
@@ -133,23 +135,23 @@ class _AnalyticReLUBase(BaseEstimator):
         tags.array_api_support = True
         return tags
 
+    def _fit_options(self, X: Any) -> FitOptions:
+        """:func:`relu_altmin.fit`'s options: every parameter named like one of them, ``seed``
+        from ``random_state`` and ``init`` from ``warm_start``. Checked here, before any
+        work, with ``fit``'s messages (``random_state`` and ``warm_start`` by their own)."""
+        if not isinstance(self.warm_start, bool):
+            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}")
+        params = self.get_params(deep=False)
+        shared = {f.name: params[f.name] for f in fields(FitOptions) if f.name in params}
+        return FitOptions(**shared, seed=_seed(self.random_state), init=self._warm_network(X))
+
     def _fit_network(self, X: Any, y: Any) -> FitResult:
         """Run :func:`relu_altmin.fit` on validated ``X`` and float targets ``y``.
 
-        Every parameter but ``random_state`` and ``warm_start`` is validated by
-        :func:`relu_altmin.fit`, under the same name, before any work. An interrupted fit
-        (Ctrl-C) keeps the network trained so far, with ``relu_altmin.fit``'s warning.
+        An interrupted fit (Ctrl-C) keeps the network trained so far, with
+        ``relu_altmin.fit``'s warning.
         """
-        if not isinstance(self.warm_start, bool):
-            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}")
-        result = fit(
-            X, y, self.hidden, negative_slope=self.negative_slope, l2=self.l2,
-            standardize=self.standardize, bias=self.bias,
-            max_iter=self.max_iter, tol=self.tol, step=self.step, reinit=self.reinit,
-            seed=_seed(self.random_state), progress=self.progress, init=self._warm_network(X),
-            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-        )
+        result = fit_with(X, y, self._fit_options(X))
         self.network_: TwoLayerNet = result.network
         self.loss_ = result.loss
         self.history_ = result.history

@@ -16,7 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import relu_altmin
-from relu_altmin.cli import Progress, _commands, _files, _training, main, save_network
+from relu_altmin.cli import (
+    Progress,
+    _commands,
+    _files,
+    _training,
+    build_parser,
+    main,
+    save_network,
+)
 
 PREFIX = "relu-altmin {}: error: "
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -521,6 +529,24 @@ def test_output_errors(csv_file, tmp_path, capsys, monkeypatch):
     assert "cannot write (Permission denied)" in one_error_line(capsys.readouterr().err, "fit")
 
 
+def test_every_training_option_reaches_fit(csv_file):
+    """``fit_options`` takes each training option of the command line into ``fit``'s options;
+    ``--init``'s network is the start (its path is not)."""
+    from relu_altmin._options import FitOptions
+
+    argv = ["--hidden", "3", "--negative-slope", "0.25", "--max-iter", "7", "--seed", "5",
+            "--step", "exact", "--no-reinit", "--solver", "cg", "--l2", "auto",
+            "--no-standardize"]
+    expected = FitOptions(hidden=3, negative_slope=0.25, max_iter=7, seed=5, step="exact",
+                          reinit=False, solver="cg", l2="auto", standardize=False)
+    for command in (["fit", str(csv_file)], ["bench"], ["demo"]):
+        args = build_parser().parse_args(command + argv)
+        assert _training.fit_options(args) == expected, command
+    args = build_parser().parse_args(["fit", str(csv_file), "--init", "net.npz"])
+    args.hidden, args.negative_slope = 2, 0.0
+    assert _training.fit_options(args).init is None
+
+
 def test_bad_settings(csv_file, capsys, monkeypatch):
     assert main(["fit", str(csv_file), "--negative-slope", "1.5", "--quiet"]) == 2
     assert "negative_slope must be in [0, 1)" in one_error_line(capsys.readouterr().err, "fit")
@@ -535,7 +561,7 @@ def test_bad_settings(csv_file, capsys, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_training, "fit", interrupt)
+    monkeypatch.setattr(_training, "fit_with", interrupt)
     assert main(["fit", str(csv_file)]) == 130
     assert capsys.readouterr().err == "relu-altmin fit: interrupted\n"
 

@@ -294,6 +294,24 @@ def test_defaults_mirror_fit():
             assert params[name] == fit_defaults[name], name
 
 
+def test_every_parameter_reaches_fit():
+    """The estimators hand fit every parameter named like one of its options (the rest are
+    scikit-learn's), so a parameter with another name would be an error here, not ignored."""
+    from dataclasses import fields
+
+    from relu_altmin._options import FitOptions
+
+    names = {f.name for f in fields(FitOptions)}
+    X, _ = regression_data(9)
+    for cls in (AnalyticReLURegressor, AnalyticReLUClassifier):
+        assert set(cls().get_params()) - names == {"random_state", "warm_start"}
+    est = AnalyticReLURegressor(hidden=3, l2=0.5, step="exact", max_iter=7, random_state=4,
+                                standardize=False, n_iter_no_change=3)
+    options = est._fit_options(X)
+    assert (options.hidden, options.l2, options.step, options.max_iter, options.seed,
+            options.standardize, options.n_iter_no_change) == (3, 0.5, "exact", 7, 4, False, 3)
+
+
 @pytest.mark.parametrize("k", [None, 1, 3])
 def test_regressor_attributes_and_output_shapes(k):
     X, Y = regression_data(1, k=k)

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return exc.status
-    except (ValueError, TypeError) as exc:  # fit's validation of the settings
+    except (ValueError, TypeError) as exc:  # the checks of the settings (FitOptions, fit)
         print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:

@@ -22,7 +22,14 @@ from ._files import (
 )
 from ._plots import _plot_format, _short, save_loss_plot
 from ._report import _describe, _print_json, _print_reached, _print_summary, fit_summary
-from ._training import _run_adam, _run_fit, _training_data, _uninterrupted, _warm_up
+from ._training import (
+    _run_adam,
+    _run_fit,
+    _training_data,
+    _uninterrupted,
+    _warm_up,
+    fit_options,
+)
 
 #: ``relu-altmin fit``'s default ``--hidden`` (without ``--init``).
 FIT_HIDDEN = 32
@@ -40,10 +47,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"diabetes data (embedded): {X.shape[0]} samples, {X.shape[1]} features, "
               f"standardised; {args.hidden} hidden units, negative slope "
               f"{args.negative_slope}")
-    _warm_up(X, y, args)
-    result = _uninterrupted(_run_fit(X, y, args))
-    comparison = None if args.no_adam else _run_adam(X, y, args, result, DEMO_ADAM_RATES,
-                                                     DEMO_ADAM_EPOCHS)
+    options = fit_options(args)
+    _warm_up(X, y, options)
+    result = _uninterrupted(_run_fit(X, y, options, args.quiet))
+    comparison = None if args.no_adam else _run_adam(X, y, options, result, DEMO_ADAM_RATES,
+                                                     DEMO_ADAM_EPOCHS, args.quiet)
     if args.plot:
         save_loss_plot(args.plot, [("relu-altmin fit", [r.iteration for r in result.history],
                                     [r.loss for r in result.history])],
@@ -80,7 +88,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         _check_init(args, init, X, y)
     args.hidden = FIT_HIDDEN if args.hidden is None else args.hidden
     args.negative_slope = 0.0 if args.negative_slope is None else args.negative_slope
-    result = _run_fit(X, y, args, init)
+    result = _run_fit(X, y, fit_options(args, init), args.quiet)
     _write(args.out, "--out", lambda: save_network(result.network, args.out))
     if args.plot:
         save_loss_plot(args.plot, [("relu-altmin fit", [r.iteration for r in result.history],
@@ -155,9 +163,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if not args.json:
         print(f"data: {source}: {X.shape[0]} samples, {X.shape[1]} features, "
               f"{1 if y.ndim == 1 else y.shape[1]} target{'' if y.ndim == 1 else 's'}")
-    _warm_up(X, y, args)
-    result = _uninterrupted(_run_fit(X, y, args))
-    comparison = _run_adam(X, y, args, result, args.lr, args.epochs)
+    options = fit_options(args)
+    _warm_up(X, y, options)
+    result = _uninterrupted(_run_fit(X, y, options, args.quiet))
+    comparison = _run_adam(X, y, options, result, args.lr, args.epochs, args.quiet)
     if args.plot:
         curves = [("relu-altmin fit", [r.seconds for r in result.history],
                    [r.loss for r in result.history])]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from .._fit import SOLVERS
+from .._options import SOLVERS
 from .._steps import STEPS
 from ._commands import (
     DEMO_ADAM_EPOCHS,

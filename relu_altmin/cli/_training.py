@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 
 from .._data import load_diabetes
-from .._fit import FitResult, fit
+from .._fit import FitResult, fit_with
 from .._model import TwoLayerNet
+from .._options import FitOptions
 from ..baselines import train
 from ._errors import CommandError, _show
 from ._files import read_table
@@ -40,19 +42,26 @@ def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, st
     return X, (Y[:, 0] if Y.shape[1] == 1 else Y), _show(args.data)
 
 
-def _run_fit(X: np.ndarray, y: np.ndarray, args: argparse.Namespace,
-             init: TwoLayerNet | None = None) -> FitResult:
-    """``fit`` with the command's settings (from ``init`` if given), its progress on stderr
-    unless ``--quiet``."""
-    settings: dict[str, Any] = {
-        "negative_slope": args.negative_slope, "max_iter": args.max_iter, "seed": args.seed,
-        "step": args.step, "reinit": args.reinit, "solver": args.solver, "init": init,
-        "skip": init is not None and init.skip, "standardize": args.standardize,
-        "l2": args.l2}
-    if args.quiet:
-        return fit(X, y, args.hidden, **settings)
-    with Progress(args.max_iter, "fit") as bar:
-        result = fit(X, y, args.hidden, callback=bar, **settings)
+#: The options a command line may set: ``fit``'s, less the start (``--init`` is a path).
+_FIT_OPTIONS = frozenset(f.name for f in fields(FitOptions)) - {"init", "skip"}
+
+
+def fit_options(args: argparse.Namespace, init: TwoLayerNet | None = None) -> FitOptions:
+    """``fit``'s options from the command line: every parsed option named like one of them
+    (``--hidden``, ``--negative-slope``, ``--max-iter``, ``--seed``, ``--step``,
+    ``--no-reinit``, ``--solver``, ``--l2``, ``--no-standardize``), starting from ``init``
+    (with its skip connection) if given. Checked here, before any work, with ``fit``'s
+    messages."""
+    given = {name: value for name, value in vars(args).items() if name in _FIT_OPTIONS}
+    return FitOptions(**given, init=init, skip=init is not None and init.skip)
+
+
+def _run_fit(X: np.ndarray, y: np.ndarray, options: FitOptions, quiet: bool) -> FitResult:
+    """``fit`` with the command's options, its progress on stderr unless ``--quiet``."""
+    if quiet:
+        return fit_with(X, y, options)
+    with Progress(options.max_iter, "fit") as bar:
+        result = fit_with(X, y, replace(options, callback=bar))
         bar.finish(result)
     return result
 
@@ -65,27 +74,30 @@ def _uninterrupted(result: FitResult) -> FitResult:
     return result
 
 
-def _warm_up(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> None:
+def _warm_up(X: np.ndarray, y: np.ndarray, options: FitOptions) -> None:
     """Compile the Numba kernels (seconds, once per installation: cached) before timing."""
-    _uninterrupted(fit(X[:4], y[:4], 2, negative_slope=args.negative_slope, max_iter=1, seed=0,
-                       step=args.step, solver=args.solver))
+    _uninterrupted(fit_with(X[:4], y[:4], FitOptions(
+        hidden=2, negative_slope=options.negative_slope, max_iter=1, seed=0, step=options.step,
+        solver=options.solver)))
 
 
-def _run_adam(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, result: FitResult,
-              rates: Sequence[float], epochs: int) -> dict[str, Any]:
+def _run_adam(X: np.ndarray, y: np.ndarray, options: FitOptions, result: FitResult,
+              rates: Sequence[float], epochs: int, quiet: bool) -> dict[str, Any]:
     """Full-batch Adam from ``fit``'s start, one run per learning rate, and the comparison."""
-    start = fit(X, y, args.hidden, negative_slope=args.negative_slope, seed=args.seed,
-                max_iter=0, standardize=args.standardize).network
+    start = fit_with(X, y, FitOptions(
+        hidden=options.hidden, negative_slope=options.negative_slope, seed=options.seed,
+        max_iter=0, standardize=options.standardize)).network
     runs: list[dict[str, Any]] = []
     for lr in rates:
-        settings = {"method": "adam", "lr": lr, "epochs": epochs,
-                    "negative_slope": args.negative_slope, "l2": result.l2, "init": start}
-        if args.quiet:
-            adam = train(X, y, args.hidden, **settings)
+        settings: dict[str, Any] = {
+            "method": "adam", "lr": lr, "epochs": epochs, "negative_slope": options.negative_slope,
+            "l2": result.l2, "init": start}
+        if quiet:
+            adam = train(X, y, options.hidden, **settings)
         else:
             with Progress(epochs, f"adam lr {lr:g}", every=max(1, epochs // 10),
                           unit="epoch") as bar:
-                adam = train(X, y, args.hidden, callback=bar, **settings)
+                adam = train(X, y, options.hidden, callback=bar, **settings)
                 bar.finish(adam)
         _uninterrupted(adam)
         runs.append({"lr": lr, "loss": adam.loss, "seconds": adam.history[-1].seconds,
