@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import relu_altmin
 from relu_altmin._problem import TrainingProblem
-from relu_altmin._ridge import AUTO_L2_GRID, choose_l2, gcv_scores
+from relu_altmin._ridge import AUTO_L2_GAMMA, AUTO_L2_GRID, choose_l2, gcv_scores
 from relu_altmin._rows import make_rows
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -30,7 +30,8 @@ def brute_force_gcv(J: np.ndarray, r: np.ndarray, theta: np.ndarray, free: list[
     rss = float(np.sum((r - J @ delta) ** 2))
     dof = float(np.trace(J @ np.linalg.solve(A, J.T)))
     N = J.shape[0]
-    gcv = N * rss / (N - dof) ** 2 if dof < N else np.inf
+    charged = AUTO_L2_GAMMA * dof  # the modified GCV's charge
+    gcv = N * rss / (N - charged) ** 2 if charged < N else np.inf
     return gcv, dof, float(np.linalg.cond(A))
 
 
@@ -39,12 +40,13 @@ def agreement_bound(J: np.ndarray, r: np.ndarray, theta: np.ndarray, n: int, lam
     """How far two backward-stable evaluations of the GCV may differ: each solve's relative
     error is ``~ m eps cond(A)``, acting on the terms summed into ``RSS`` (``||r||^2`` and
     ``|J^T r| |delta|``-sized cross terms, bounded by ``(||r|| + ||J|| ||theta||)^2``) and on
-    ``df`` (``m`` terms of size at most 1), which enters squared through ``N - df``."""
+    ``df`` (``m`` terms of size at most 1), which enters squared through ``N - gamma df``."""
     N, m = J.shape
     unit = 10 * m * EPS64 * condition
     terms = (np.linalg.norm(r) + np.linalg.norm(J, 2) * np.linalg.norm(theta)) ** 2
-    rss = gcv * (N - dof) ** 2 / N
-    return gcv * (unit * terms / max(rss, 1e-300) + 2 * unit * m / (N - dof))
+    free = N - AUTO_L2_GAMMA * dof
+    rss = gcv * free**2 / N
+    return gcv * (unit * terms / max(rss, 1e-300) + 2 * AUTO_L2_GAMMA * unit * m / free)
 
 
 @given(seed=st.integers(0, 2**31 - 1), N=st.integers(2, 30), m=st.integers(1, 8),
@@ -63,7 +65,7 @@ def test_gcv_from_the_sums_equals_brute_force(seed, N, m, n_free, scale):
     scores, dofs = gcv_scores(J.T @ J, J.T @ r, float(r @ r), theta, free, n, N, AUTO_L2_GRID, xp)
     for lam, score, dof in zip(AUTO_L2_GRID, scores, dofs, strict=True):
         expected, expected_dof, condition = brute_force_gcv(J, r, theta, free, n, lam)
-        if expected_dof > N - 0.5 or condition > 1e8:
+        if AUTO_L2_GAMMA * expected_dof > N - 0.5 or condition > 1e8:
             continue  # (near-)interpolation: GCV is not defined there
         assert abs(dof - expected_dof) <= 10 * m * EPS64 * condition * m
         assert abs(score - expected) <= agreement_bound(J, r, theta, n, lam, condition,
@@ -118,7 +120,8 @@ def test_choose_l2_is_the_gcv_of_the_network_jacobian(seed, n, d, h, k, bias, sl
     expected = []
     for lam in AUTO_L2_GRID:
         gcv, dof, condition = brute_force_gcv(J, r, theta, free, n, lam)
-        expected.append(gcv if dof < n * k - 0.5 and condition < 1e8 else np.inf)
+        expected.append(gcv if AUTO_L2_GAMMA * dof < n * k - 0.5 and condition < 1e8
+                        else np.inf)
     best = int(np.argmin(expected))
     chosen = AUTO_L2_GRID.index(choice.l2)
     # The chosen ridge is the brute force's best, or ties with it to the rounding allowed.
@@ -176,3 +179,22 @@ def test_auto_l2_is_refused_where_it_cannot_run():
         relu_altmin.fit(X, y, 4, l2="auto", train_output=False, output_weights=np.ones(4))
     with pytest.raises(ValueError, match="AUTO_L2_MAX_UNKNOWNS"):
         relu_altmin.fit(X, y, 600, l2="auto")
+
+
+def test_choose_l2_takes_the_largest_ridge_when_no_score_is_finite():
+    """More freedom than residuals at every ridge of the grid (``gamma df >= N``, every score
+    ``inf``): the choice is the grid's largest ridge, the least freedom, not its smallest."""
+    rng = np.random.default_rng(0)
+    n, d, h, k = 6, 3, 8, 1
+    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, k))
+    W, b = rng.standard_normal((h, d)), rng.standard_normal(h)
+    V, c = 1e3 * rng.standard_normal((h, k)), rng.standard_normal(k)
+    rows = make_rows(X, Y, True, h, None)
+    rows.scan()
+    from relu_altmin._model import Params
+
+    choice = choose_l2(TrainingProblem(rows, 0.0, 1e-3, True), Params(np.c_[W, b], None, V, c,
+                                                                        True))
+    J, r, theta, free = network_jacobian(X, Y, W, b, V, c, 0.0)
+    assert all(brute_force_gcv(J, r, theta, free, n, lam)[0] == np.inf for lam in AUTO_L2_GRID)
+    assert choice.l2 == AUTO_L2_GRID[-1]
