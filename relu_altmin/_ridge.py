@@ -9,9 +9,10 @@ and the ridge problem of the linear model,
 has the closed-form generalised cross-validation score of Golub, Heath and Wahba,
 ``GCV(lam) = N RSS(lam) / (N - df(lam))^2`` with ``N = n k`` residuals, ``RSS`` the linear
 model's residual sum of squares and ``df = tr(J (J^T J + n lam P)^-1 J^T)`` its effective
-degrees of freedom, here in its modified form with ``gamma df`` (``AUTO_L2_GAMMA``). Both follow for every ``lam`` from one eigendecomposition of ``J^T J``,
-``J^T r``, ``||r||^2`` and ``theta`` -- sums over the rows, streamed and Dask data included --
-so a whole grid costs one ``m x m`` eigendecomposition (``m`` unknowns) and no refits. The
+degrees of freedom (used here in its modified form, ``N - gamma df``: ``AUTO_L2_GAMMA``).
+Both follow for every ``lam`` from one eigendecomposition of ``J^T J``, ``J^T r``, ``||r||^2``
+and ``theta`` -- sums over the rows, streamed and Dask data included -- so a whole grid
+costs one ``m x m`` eigendecomposition (``m`` unknowns) and no refits. The
 unpenalised output biases are eliminated first (a Schur complement: centring). Choosing the
 ridge at each Gauss-Newton iterate this way is Haber and Oldenburg's GCV method for nonlinear
 problems (Inverse Problems 16, 2000); because ``J`` covers both layers, ``df`` counts the

@@ -81,6 +81,13 @@ class State:
         h, dt = self.Wt.shape
         return dt + h + self.Y.shape[1] + self.n + 7
 
+    @property
+    def pair_sums(self) -> int:
+        """The longest chain behind a sum of products of two computed quantities that each
+        went through a pre-activation (``Hb^T Hb``, ``H^T E``): :attr:`sums` plus one more
+        pre-activation, ``d~``."""
+        return self.sums + self.Wt.shape[1]
+
     def with_output(self, V: np.ndarray, c: np.ndarray | None, slope: float,
                     skip: bool) -> State:
         """This state's hidden weights with the output layer ``V``, ``c``."""
@@ -133,33 +140,64 @@ def _output_system(s: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                                                                                   np.ones(n)]
 
 
-def _output_residual_terms(s: State) -> np.ndarray:
-    """Bound on ``|A theta - Hb^T Y|`` (rows of ``[V; c]``, one column per output) after the
-    exact output solve at ``s``: the sums ``Hb^T Hb`` and ``Hb^T Y`` and the features'
-    own rounding (``gamma Z`` each) add ``gamma(N) 2 [Z, 1]^T U``; the LU solve adds its
-    backward error (:func:`lu_residual`)."""
+def lu_pivoted(size: np.ndarray) -> np.ndarray:
+    """Bound on ``|dS|`` for LAPACK's LU solve with partial pivoting of ``S x = b``, ``|S| <=
+    size``: the computed ``x`` solves ``(S + dS) x = b`` with ``|dS| <= gamma(3m) |L||U|``
+    (Higham Thm 9.4, rows in pivot order). Partial pivoting keeps ``|l_ik| <= 1``, so each
+    elimination step at most doubles the largest entry of a column (``(1 + eps)^2`` more for
+    its rounding): ``|u_kj| <= 2^k max_i |s_ij|`` and ``(|L||U|)_ij <= (2^m - 1) max_i
+    |s_ij|``, the same for every row; ``gamma(3m) (1 + gamma(2m)) <= gamma(5m)``, and one
+    ``eps |s_ii|`` more covers forming ``S`` itself (a ridge added to the diagonal). Pivoting
+    breaks the symmetric bound ``sqrt(s_ii s_jj)`` of :func:`lu_residual`: a row of small
+    diagonal takes a multiple of the pivot row."""
+    m = size.shape[0]
+    return np.repeat(gamma(5 * m + 1) * (2**m - 1) * size.max(axis=0)[None, :], m, axis=0)
+
+
+def _formed(s: State) -> np.ndarray:
+    """Bound on the rounding of a computed ``A = Hb^T Hb + n l2 P`` (entry by entry): the sums
+    and the features' own rounding, ``gamma(N) [Z, 1]^T [Z, 1]`` (``N``:
+    :attr:`State.pair_sums`); forming ``n l2`` and adding it to the diagonal,
+    ``gamma(3) a_ii``."""
+    A, _, Zb = _output_system(s)
+    return gamma(s.pair_sums) * Zb.T @ Zb + gamma(3) * np.diag(np.diag(A))
+
+
+def _output_residual_terms(s: State, ridge: float = 0.0) -> np.ndarray:
+    """Bound on ``|A theta - b + ridge theta|`` (``b = Hb^T Y``; rows of ``[V; c]``, one column
+    per output) after the output solve of ``(A + ridge I) theta = b`` at ``s``: the computed
+    ``A`` (:func:`_formed`) and ``b`` (``gamma(N) [Z, 1]^T |Y|``) are off by their rounding,
+    and the LU solve of the computed ``A + ridge I`` (entries at most ``|A|`` and the rounding
+    of ours and of the package's) leaves its backward error (:func:`lu_pivoted`)."""
     A, theta, Zb = _output_system(s)
-    return gamma(s.sums) * 2 * Zb.T @ s.U + lu_residual(A, theta)
+    formed = _formed(s)
+    size = np.abs(A) + 2 * formed + ridge * np.eye(A.shape[0])
+    return (formed + lu_pivoted(size)) @ np.abs(theta) + gamma(s.pair_sums) * Zb.T @ np.abs(s.Y)
 
 
 def _norm(a: np.ndarray) -> float:
     return float(np.linalg.norm(a))
 
 
-def _scales(s: State) -> dict[str, float]:
+def _scales(s: State, rounding: float = 0.0) -> dict[str, float]:
     """The sizes ``critical_point_residuals`` divides the gradients by (``residual_ratios``):
     ``W``: ``||V|| ||X|| ||Y|| / n + l2 ||W||``; ``b``: ``||V|| sqrt(n) ||Y|| / n + l2 ||b||``;
-    ``V``: ``||H|| ||Y|| / n + l2 ||V||``; ``c``: ``sqrt(n) ||Y|| / n``."""
+    ``V``: ``||H|| ||Y|| / n + l2 ||V||``; ``c``: ``sqrt(n) ||Y|| / n``. With ``rounding``
+    (``gamma(N)``), lower bounds on them as the package computes them: its ``||H||`` is off
+    from ours by at most ``2 rounding ||Z||`` (both features round by ``gamma Z``), each
+    size by ``rounding`` relative."""
     n, d = s.X.shape
     y_scale = np.linalg.norm(s.Y) / n
     v_norm = np.linalg.norm(s.V)
+    h_norm = max(np.linalg.norm(s.H) - 2 * rounding * np.linalg.norm(s.Z), 0.0)
     out = {"W": v_norm * np.linalg.norm(s.X) * y_scale + s.l2 * _norm(s.Wt[:, :d]),
-           "V": np.linalg.norm(s.H) * y_scale + s.l2 * v_norm}
+           "V": h_norm * y_scale + s.l2 * v_norm}
     if s.Wt.shape[1] > d:
         out["b"] = v_norm * math.sqrt(n) * y_scale + s.l2 * _norm(s.Wt[:, d])
     if s.c is not None:
         out["c"] = math.sqrt(n) * y_scale
-    return {key: value + 1e-300 for key, value in out.items()}  # 0/0 (dead units) is 0
+    # 0/0 (dead units) is 0
+    return {key: (1 - rounding) * value + 1e-300 for key, value in out.items()}
 
 
 def _blocks(s: State, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -181,7 +219,7 @@ def relative(s: State, grads: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def residual_tolerance(s: State, *, previous: State | None = None, step_norm: float = 0.0,
-                       output_change: float = 0.0) -> dict[str, float]:
+                       output_change: float = 0.0, ridge: float = 0.0) -> dict[str, float]:
     """Largest relative residuals (``critical_point_residuals``' ``W``, ``b``, ``V``, ``c``)
     rounding leaves at ``s``.
 
@@ -193,11 +231,13 @@ def residual_tolerance(s: State, *, previous: State | None = None, step_norm: fl
     terms, :func:`_gradient_terms` of ``U``), by the rounding of ``G`` and the LU backward error
     times ``||dw||`` (``||G|| <= ||V||^2 ||Xt||^2``), and by the moved output layer
     (``||Xt|| (||E|| + (||H|| + sqrt n) ||V||) ||d[V; c]|| / n``).
-    ``V``, ``c``: ``s``'s output layer is the exact output solve at its hidden weights
-    (:func:`_output_residual_terms`, over ``n``, plus the gradient's own rounding).
+    ``V``, ``c``: ``s``'s output layer is the output solve at its hidden weights with
+    ``ridge`` added (:func:`output_ridge`), so ``n grad = A theta - b`` is within
+    :func:`output_residual`; over ``n``, plus the gradient's own rounding (``H^T E`` with
+    ``gamma`` of :attr:`State.pair_sums`, and ``gamma(3) l2 |V|`` for its ridge term).
 
-    Each absolute bound is divided by the size ``critical_point_residuals`` divides that
-    gradient by (:func:`_scales`).
+    Each absolute bound is divided by a lower bound on the size ``critical_point_residuals``
+    divides that gradient by (:func:`_scales`).
     """
     previous = s if previous is None else previous
     n = s.n
@@ -213,12 +253,13 @@ def residual_tolerance(s: State, *, previous: State | None = None, step_norm: fl
     # rounding on the gradient's own terms.
     Wt_err = (gamma(s.sums + 1) * own["Wt"] + g * before["Wt"]
               + EPS64 * s.l2 * (np.abs(s.Wt) + np.abs(previous.Wt)))
-    solved = _output_residual_terms(s) / n
+    solved = output_residual(s, ridge) / n
     h = s.V.shape[0]
-    errors = {"Wt": Wt_err, "V": g * own["V"] + solved[:h]}
+    g2 = gamma(s.pair_sums)  # H^T E: two computed factors
+    errors = {"Wt": Wt_err, "V": g2 * own["V"] + gamma(3) * s.l2 * np.abs(s.V) + solved[:h]}
     if s.c is not None:
         errors["c"] = g * own["c"] + solved[h]
-    scales = _scales(s)
+    scales = _scales(s, g)
     return {key: (_norm(block) + (solve + moved if key in ("W", "b") else 0.0)) / scales[key]
             for key, block in _blocks(s, errors).items()}
 
@@ -239,18 +280,16 @@ def objective_error(s: State) -> float:
             + gamma(3) * objective)
 
 
-def output_suboptimality(s: State) -> float:
-    """How far above the least objective over the output layer at ``s``'s hidden weights the
-    computed output solve may leave it.
+def _output_eigen(s: State) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of the output step's exact ``A``, each computed eigenvalue taken no lower
+    than a bound on the least eigenvalue of ``A``.
 
-    For ``phi(theta) = (1/2n)(theta^T A theta - 2 theta^T b + ||Y||^2)`` the excess of
-    ``theta`` is ``(1/2n) r^T A^{-1} r`` with ``r = A theta - b``, at most
-    ``(1/2n) sum_i (|u_i| . R)^2 / lambda_i`` over the eigenpairs of ``A`` for
-    ``|r| <= R`` (:func:`_output_residual_terms`), per output. Each computed eigenvalue,
-    less its rounding ``m eps ||A||``, is taken no lower than a bound on the least eigenvalue
-    of the exact ``A``: ``n l2`` without an output bias; with one, ``min(n l2 a, 0.13 n)``,
-    ``a = n / (4 (||H||_2^2 + n))`` (for unit ``(v, c)``: ``||v||^2 >= a`` gives ``n l2 a``;
-    else ``||H v + c 1|| >= sqrt((1 - a) n) - ||H|| sqrt(a) >= 0.36 sqrt(n)``).
+    The computed eigenvalues are off by the rounding of the ``A`` they are computed from
+    (:func:`_formed`, in 2-norm at most its Frobenius norm) and the eigensolver's,
+    ``m eps ||A||``. The floor: ``n l2`` without an output bias; with one,
+    ``min(n l2 a, 0.13 n)``, ``a = n / (4 (||H||_2^2 + n))`` (for unit ``(v, c)``:
+    ``||v||^2 >= a`` gives ``n l2 a``; else ``||H v + c 1|| >= sqrt((1 - a) n) - ||H|| sqrt(a)
+    >= 0.36 sqrt(n)``).
     """
     A, _, _ = _output_system(s)
     n = s.n
@@ -259,13 +298,98 @@ def output_suboptimality(s: State) -> float:
     else:
         a = n / (4 * (np.linalg.norm(s.H, 2) ** 2 + n))
         floor = min(n * s.l2 * a, 0.13 * n)
-    if floor <= 0.0:
-        return math.inf
     values, vectors = np.linalg.eigh(A)
-    values = np.maximum(values - A.shape[0] * EPS64 * np.linalg.norm(A, 2), floor)
-    R = _output_residual_terms(s)
+    rounding = A.shape[0] * EPS64 * np.linalg.norm(A, 2) + np.linalg.norm(_formed(s))
+    return np.maximum(values - rounding, floor), vectors
+
+
+def output_residual(s: State, ridge: float) -> np.ndarray:
+    """Bound on ``|A theta - b|`` (``b = Hb^T Y``) at ``s``, whose output layer ``theta`` the
+    output solve left with ``ridge`` added (:func:`output_ridge`): ``(A + ridge I) theta - b``
+    is within :func:`_output_residual_terms`, and the ridge adds ``ridge |theta|``."""
+    _, theta, _ = _output_system(s)
+    return _output_residual_terms(s, ridge) + ridge * np.abs(theta)
+
+
+def inverse_form(s: State, R: np.ndarray) -> float:
+    """Bound on ``r^T A^{-1} r`` (summed over outputs) for the output step's ``A`` at ``s``
+    and any ``|r| <= R``: ``sum_i (|u_i| . R)^2 / lambda_i`` over the eigenpairs of
+    :func:`_output_eigen`; ``inf`` where its floor is 0."""
+    values, vectors = _output_eigen(s)
+    if values.min() <= 0.0:
+        return math.inf
     weights = (np.abs(vectors).T @ R) ** 2  # (|u_i| . R_m)^2, eigenvector by output
-    return float(np.sum(weights / values[:, None])) / (2 * n)
+    return float(np.sum(weights / values[:, None]))
+
+
+def output_suboptimality(s: State, ridge: float = 0.0) -> float:
+    """How far above the least objective over the output layer at ``s``'s hidden weights the
+    computed output solve (with ``ridge`` added, :func:`output_ridge`) may leave it.
+
+    For ``phi(theta) = (1/2n)(theta^T A theta - 2 theta^T b + ||Y||^2)`` the excess of
+    ``theta`` is ``(1/2n) r^T A^{-1} r`` with ``r = A theta - b``, ``|r| <=``
+    :func:`output_residual`: :func:`inverse_form` over ``2n``.
+    """
+    return inverse_form(s, output_residual(s, ridge)) / (2 * s.n)
+
+
+#: ``solve_regularised``'s ridges after the plain solve: ``eps tr(A) 100^j``, j < RETRIES.
+RETRIES = 11
+
+
+def output_ridge(s: State) -> float:
+    """The ridge ``delta`` that ``solve_regularised`` added to the output step that left ``s``'s
+    output layer ``theta = [V; c]`` (the upper end of its rounding interval).
+
+    ``solve_regularised`` solves ``(A + delta I) theta = b`` (``b = Hb^T Y``) for
+    ``delta = 0``, then ``eps tr(A) 100^j``, and keeps the first solution whose computed
+    residual is at most ``sqrt(eps) ||b||``. Two facts pin ``delta`` down:
+
+    - It is at most the first ridge whose check is *sure* to pass. The LU solve of the
+      computed ``S = A + delta I`` returns ``x`` with ``(S + dS) x = b``, ``||dS||_2 <= e``
+      (the Frobenius norm of :func:`lu_pivoted`), so ``||x|| <= ||b|| / (lambda_min(S) - e)``
+      and the computed residual is at most ``(e + gamma(m + 2) ||S||_F) ||x|| + gamma(m + 2)
+      ||b||`` (the product ``S x - b`` in floating point; its norms round by ``gamma(mk + 2)``).
+      ``lambda_min(S) >= lambda_min(A) - ||dA||_F + delta``, :func:`_output_eigen` and
+      :func:`_formed`.
+    - The exact ``A theta - b`` is ``-delta theta`` up to :func:`_output_residual_terms`. The
+      test's own ``n grad = Hb^T E + n l2 P theta`` is off from it by the gradient's rounding
+      ``gamma(N) [Z, 1]^T U + gamma(3) n l2 |theta|`` (:attr:`State.pair_sums`), and
+      ``delta`` by the rounding of
+      ``tr A`` (ours and the package's, :func:`_formed`, and the trace's own sum) and of the
+      12 products that make ``delta``, ``gamma(14)``.
+
+    The ridges are a factor 100 apart, so where ``delta theta`` is above rounding only one of
+    them fits; the largest that does is returned (a smaller one fits only within rounding),
+    and ``AssertionError`` is raised when none does: ``theta`` then solves none of the
+    systems ``solve_regularised`` may have solved.
+    """
+    A, theta, Zb = _output_system(s)
+    n, m, k = s.n, A.shape[0], theta.shape[1]
+    formed = _formed(s)
+    trace = float(np.trace(A))
+    spread = 2 * np.trace(formed) + gamma(m) * (trace + 2 * np.trace(formed))
+    least = float(_output_eigen(s)[0].min()) - np.linalg.norm(formed)
+    grad = s.H.T @ s.E + n * s.l2 * s.V
+    if s.c is not None:
+        grad = np.r_[grad, s.E.sum(axis=0)[None, :]]
+    own = gamma(s.pair_sums) * Zb.T @ s.U + gamma(3) * n * s.l2 * np.abs(theta)
+    check = math.sqrt(EPS64) * (1 - gamma(m * k + 2)) / (1 + gamma(m * k + 2))
+    fits = []
+    for j in range(-1, RETRIES):
+        low, high = ((0.0, 0.0) if j < 0 else
+                     (EPS64 * 100.0**j * (trace - spread) * (1 - gamma(14)),
+                      EPS64 * 100.0**j * (trace + spread) * (1 + gamma(14))))
+        bound = _output_residual_terms(s, high) + own + (high - low) * np.abs(theta)
+        if np.all(np.abs(grad + high * theta) <= bound):
+            fits.append(high)
+        size = np.abs(A) + 2 * formed + high * np.eye(m)
+        e, norm = np.linalg.norm(lu_pivoted(size)), np.linalg.norm(size)
+        if least + low > e and (e + gamma(m + 2) * norm) / (least + low - e) + gamma(m + 2) \
+                <= check:
+            break  # this ridge's check passes: no larger one is tried
+    assert fits, "theta solves none of the systems solve_regularised may have solved"
+    return max(fits)
 
 
 def objective_rise(before: State, after: State, slope: float, skip: bool,
