@@ -403,3 +403,51 @@ def objective_rise(before: State, after: State, slope: float, skip: bool,
     between = after.with_output(before.V, before.c, slope, skip)
     rise = objective_error(before) + objective_error(between) + objective_error(after)
     return rise + (output_suboptimality(after) if output_solved else 0.0)
+
+
+def hidden_gradient_error(s: State, previous: State) -> np.ndarray:
+    """Bound on ``|n grad_W L(s) + r|`` divided by ``n`` (h x d~), where ``r = b - A dw`` is the
+    residual of the fixed-pattern system ``A dw = b`` (``A = G + n l2 I``, ``b = -n grad_W L``)
+    set up at ``previous`` and ``s``'s hidden weights are the computed ``previous.Wt + dw``:
+    the rounding of the gradient at ``s`` (plus one for forming ``w_t + dw``, which moves it
+    by ``(1/n) |J|^T |J| eps |w|``) and of ``b`` at ``previous`` (``gamma(N)`` times the
+    gradient's terms, :func:`_gradient_terms` of ``U``), and ``eps l2 (|w| + |w_t|)`` for the
+    ridge term. The same terms as the ``W`` block of :func:`residual_tolerance`, absolute."""
+    own, before = _gradient_terms(s, s.U), _gradient_terms(previous, previous.U)
+    return (gamma(s.sums + 1) * own["Wt"] + gamma(previous.sums) * before["Wt"]
+            + EPS64 * s.l2 * (np.abs(s.Wt) + np.abs(previous.Wt)))
+
+
+def hidden_product_error(s: State, dW: np.ndarray) -> float:
+    """Bound on the 2-norm of the rounding of the matrix-free product
+    ``(G + n l2 I) dw = (D * ((D * (Xt dW^T)) V) V^T)^T Xt + n l2 dW`` at ``s`` (pattern ``|D|
+    <= 1``): ``gamma(N)`` (:attr:`State.sums`) times its terms
+    ``((|Xt| |dW|^T) |V| |V|^T)^T |Xt|``, and ``gamma(2) n l2 |dW|`` for the ridge."""
+    terms = (((np.abs(s.Xt) @ np.abs(dW).T) @ np.abs(s.V)) @ np.abs(s.V).T).T @ np.abs(s.Xt)
+    return gamma(s.sums) * _norm(terms) + gamma(2) * s.n * s.l2 * _norm(dW)
+
+
+def operator_norm_bound(s: State) -> float:
+    """Bound on ``||G + n l2 I||_2`` at ``s``: ``||V||^2 ||Xt||^2 + n l2`` (``|D| <= 1``)."""
+    return _norm(s.V) ** 2 * _norm(s.Xt) ** 2 + s.n * s.l2
+
+
+def cg_residual_gap(s: State, steps: list[tuple[float, np.ndarray, np.ndarray, float]]) -> float:
+    """Bound on ``||(b - A x) - r||`` between the true and the recursively updated residual of
+    conjugate gradients after the ``steps`` it took on ``A x = b`` (``A = G + n l2 I`` at
+    ``s``, from ``x = 0``). Each step ``(alpha, d, q, r_norm)`` (``q`` the computed ``A d``,
+    ``r_norm`` the norm of the residual it updates) makes ``x' = fl(x + alpha d)``
+    (``|xi| <= eps |x'|``) and ``r' = fl(r - alpha q)`` (``|eta| <= gamma(2) (|r'| + |alpha
+    q|)``), ``q = A d + zeta`` (:func:`hidden_product_error`); the gap moves by
+    ``-A xi + alpha zeta - eta`` (Greenbaum, SIAM J. Matrix Anal. Appl. 18 (1997)), and
+    ``||x'|| <= (1 + gamma(j)) sum |alpha| ||d||``, ``||r'|| <= ||r|| + |alpha| ||q||``."""
+    norm_A = operator_norm_bound(s)
+    gap, x_norm = 0.0, 0.0
+    for j, (alpha, d, q, r_norm) in enumerate(steps, start=1):
+        a = abs(alpha)
+        x_norm += a * _norm(d)
+        r_next = r_norm + a * _norm(q)
+        gap += (EPS64 * norm_A * (1 + gamma(j)) * x_norm
+                + a * hidden_product_error(s, np.reshape(d, s.Wt.shape))
+                + gamma(2) * (r_next + a * _norm(q)))
+    return (1 + gamma(len(steps))) * gap
