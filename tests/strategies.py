@@ -70,10 +70,9 @@ def solve_tolerance(X: np.ndarray, Y: np.ndarray, W: np.ndarray, V: np.ndarray,
     ``eps * (n + p)`` times the size of the terms in ``F - Y``; the residuals are measured
     against ``||Y||``, so the bound grows with ``(||X~|| ||W|| ||V|| + sqrt(n) ||c||) / ||Y||``.
 
-    The factor ``1e3`` is tuned, not derived: this is left for tests/test_certificate.py (and
-    ``test_properties.tolerance_for``, no longer used by tests/test_cg.py, whose matrix-free
-    hidden step is bounded by CG's stopping criterion and ``_bounds.cg_residual_gap``); the
-    output-layer and backend properties use the derived bounds of ``_bounds``.
+    The factor ``1e3`` is tuned, not derived: only tests/test_certificate.py still uses it; the
+    properties of tests/test_properties.py and tests/test_cg.py use the derived bounds of
+    ``_bounds``.
     """
     n = X.shape[0]
     p = W.size

@@ -32,7 +32,7 @@ from _bounds import (
 from conftest import to_numpy
 from hypothesis import event, example, given, note
 from hypothesis import strategies as st
-from strategies import Problem, problems, solve_tolerance
+from strategies import Problem, problems
 
 import relu_altmin
 from relu_altmin._fit import _network
@@ -127,16 +127,6 @@ def split_arrays(prob: Problem, params: Params) -> dict:
     Wt, d = to_numpy(params.Wt), prob.X.shape[1]
     return {"W": Wt[:, :d], "b": Wt[:, d] if prob.bias else None, "V": to_numpy(params.V),
             "c": None if params.c is None else to_numpy(params.c)}
-
-
-def tolerance_for(prob: Problem, arrays: dict) -> float:
-    """``strategies.solve_tolerance`` at the network ``arrays``: a factor-based tolerance, left
-    for tests/test_cg.py's matrix-free hidden step; the properties here use ``_bounds``."""
-    W = arrays["W"] if arrays["b"] is None else np.c_[arrays["W"], arrays["b"]]
-    if prob.skip:  # the pre-activations use W + I
-        W = W + np.eye(*W.shape)
-    return solve_tolerance(prob.X, np.reshape(prob.y, (prob.X.shape[0], -1)), W,
-                           np.reshape(arrays["V"], (W.shape[0], -1)), arrays["c"])
 
 
 def default_l2(prob: Problem) -> float:
