@@ -64,11 +64,12 @@ class RidgeChoice:
 
 
 def gcv_scores(matrix: Any, rhs: Any, residual_squares: float, theta: Any, free: list[int],
-               n: int, residuals: int, grid: tuple[float, ...], xp: Any,
-               gamma: float = AUTO_L2_GAMMA) -> tuple[list[float], list[float]]:
-    """Modified GCV scores ``N RSS / (N - gamma df)^2`` and effective degrees of freedom
-    ``df`` of the linear ridge problem ``min ||r - J delta||^2 + n lam ||P (theta + delta)||^2``
-    for each ``lam`` in ``grid`` (``inf`` where ``gamma df >= N``).
+               n: int, residuals: int, grid: tuple[float, ...],
+               xp: Any) -> tuple[list[float], list[float]]:
+    """Modified GCV scores ``N RSS / (N - gamma df)^2`` (``gamma = AUTO_L2_GAMMA``, read at
+    each call) and effective degrees of freedom ``df`` of the linear ridge problem
+    ``min ||r - J delta||^2 + n lam ||P (theta + delta)||^2`` for each ``lam`` in ``grid``
+    (``inf`` where ``gamma df >= N``).
 
     Parameters
     ----------
@@ -83,8 +84,6 @@ def gcv_scores(matrix: Any, rhs: Any, residual_squares: float, theta: Any, free:
     n, residuals : int
         Rows (the ridge is ``n lam``) and residuals ``N`` (rows times outputs).
     xp : namespace
-    gamma : float, default AUTO_L2_GAMMA
-        The charge per degree of freedom (1: Golub, Heath and Wahba's GCV).
     """
     free_set = set(free)
     kept = [i for i in range(matrix.shape[0]) if i not in free_set]
@@ -109,7 +108,7 @@ def gcv_scores(matrix: Any, rhs: Any, residual_squares: float, theta: Any, free:
         dq = (gq - (n * lam) * tq) / denominator
         rss = max(residual_squares - float(xp.sum(dq * (2 * gq - s * dq))), 0.0)
         dof = float(xp.sum(s / denominator)) + len(free)
-        charged = gamma * dof
+        charged = AUTO_L2_GAMMA * dof
         scores.append(residuals * rss / (residuals - charged) ** 2 if charged < residuals
                       else math.inf)
         dofs.append(dof)

@@ -629,7 +629,7 @@ MUTANTS = [
      "        l2_start *= factor\n", "        l2_start *= factor * factor\n",
      "path_l2s_descend"),
     ("gcv charges plain degrees of freedom", "gcv_scores",
-     "charged = gamma * dof", "charged = dof", "gcv_from_the_sums or network_jacobian"),
+     "charged = AUTO_L2_GAMMA * dof", "charged = dof", "gcv_from_the_sums or network_jacobian"),
     ("gcv ties go to the smaller ridge", "choose_l2",
      "key=lambda i: (scores[i], -i)", "key=lambda i: (scores[i], i)", "largest_ridge"),
     ("gcv cross term halved", "gcv_scores",
