@@ -6,8 +6,8 @@ the rows in memory, when the nonsmooth (Clarke) hidden residual is: ``W`` and ``
 over the slopes in ``[a, 1]`` of the pre-activations tied within rounding
 (``critical_point_residuals(..., nonsmooth=True)``, ``relu_altmin/_certificate.py``).
 
-For every data set of ``_datasets.py`` (split and standardised for the seed), hidden width,
-negative slope and seed this script runs two variants from the same start:
+For every data set of ``harness/datasets.py`` (split and standardised for the seed), hidden
+width, negative slope and seed this script runs two variants from the same start:
 
 - ``default``: ``fit(X, y, h, negative_slope=slope, seed=seed)`` with its defaults
   (``--max-iter``, default 100), re-initialising a unit at each stall;
@@ -36,9 +36,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import inspect
-import json
 import statistics
 import sys
 import time
@@ -46,19 +44,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import PLAIN, machine_info, run_jobs, write_report
-from _datasets import DATASETS, load
+from harness.datasets import DATASETS, load
+from harness.jobs import run_jobs
+from harness.peers.ours import PLAIN
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 
 import relu_altmin
 from relu_altmin._certificate import tie_tolerance
 from relu_altmin._model import Params, augment, forward
 
-RESULTS = Path(__file__).parent / "results"
 #: The two variants: ``fit``'s keywords beyond the cell's.
 VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "plain": dict(PLAIN)}
 #: Tolerances at which a fit "would be certified".
@@ -324,7 +321,7 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = pyplot().subplots(figsize=(6.5, 5.5))
     floor = 1e-18
     for i, variant in enumerate(summarise(runs)):
         rs = [r for r in runs if r["variant"] == variant]
@@ -348,13 +345,11 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("nonsmooth hidden residual (max of W, b)")
     ax.set_title(f"hidden residuals at the end of each fit (dashed: fit's tol {FIT_TOL:g})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.args.parser(__doc__, harness.args.parent("certified", workers=2))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
@@ -364,20 +359,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the plain alternation's (reinit=False)")
     parser.add_argument("--quick", action="store_true",
                         help="diabetes only, h 16, seed 0, max_iter 5 (both variants)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default="certified", help="results stem")
-    parser.add_argument("--from-json", type=Path,
-                        help="rewrite the report from a saved <name>.json without running")
     args = parser.parse_args(argv)
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
-        meta = {"machine": saved["machine"], "config": saved["config"]}
-        text = markdown(saved["runs"], meta)
-        write_report(args.out, args.name, {**saved, "summary": summarise(saved["runs"])}, text,
-                     plot)
-        print(text)
+        print(rebuild(args, lambda saved: markdown(saved["runs"], saved), plot))
         return
+    args.name = harness.args.report_name(args, "certified")
     if args.quick:
         args.datasets, args.hidden, args.seeds = args.datasets[:1], [16], [0]
         args.max_iter = args.plain_max_iter = 5

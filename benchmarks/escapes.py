@@ -25,7 +25,8 @@ many pre-activations sit on their kink (``|z| <= KINK_RTOL max|Z|``) and a histo
 minimiser (fractions ``1, 1/2, ..., 2**-40``, where the backtracking stops at ``2**-29``) and
 along the negative fixed-pattern gradient (steps ``1e-12 .. 0.1`` times the parameter norm).
 
-Each data set is split and standardised as in ``training.py`` (``_datasets.py``), for each seed.
+Each data set is split and standardised as in ``training.py`` (``harness/datasets.py``), for
+each seed.
 Runs go to ``--jobs`` processes (one thread each); times are for comparison within a row only.
 Writes ``<out>/escapes.json`` (machine, configuration, every run), ``<out>/escapes.md`` (median
 tables) and ``<out>/escapes.png``.
@@ -34,28 +35,27 @@ Usage::
 
     python benchmarks/escapes.py [--datasets boston diabetes friedman1 digits] [--hidden 16]
         [--slopes-cells 0 0.1] [--seeds 0 1 2] [--continuation-seeds 0 .. 9] [--jobs 2]
+    python benchmarks/escapes.py --from-json benchmarks/results/escapes.json  # the report
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import PLAIN, machine_info, run_jobs, write_report
-from _datasets import load
+from harness.datasets import load
+from harness.jobs import run_jobs
+from harness.peers.ours import PLAIN
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 
 import relu_altmin
 
-RESULTS = Path(__file__).parent / "results"
 SLOPE_SCHEDULE = (0.9, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02)
 LINE_SEARCH = np.geomspace(1e-4, 10.0, 30)
 #: A pre-activation is on its kink when ``|z| <= KINK_RTOL * max|Z|``; drawn at random, about
@@ -329,7 +329,7 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
+    fig, (ax1, ax2, ax3) = pyplot().subplots(1, 3, figsize=(16, 4))
     for i, (key, rs) in enumerate(cells(runs, "negative_curvature").items()):
         ratio = [-r["rounds"][0]["lambda_min"] / r["rounds"][0]["lambda_max"] for r in rs]
         gain = [r["final_mse"] / r["fit_mse"] for r in rs]
@@ -363,12 +363,11 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax3.set_ylabel("pre-activations")
     ax3.set_title("pre-activations at the stall")
     ax3.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = harness.args.parser(__doc__, harness.args.parent("escapes", workers=2))
     parser.add_argument("--datasets", nargs="+",
                         default=["boston", "diabetes", "friedman1", "digits"])
     parser.add_argument("--hidden", type=int, nargs="+", default=[16])
@@ -380,9 +379,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slope-schedule", type=float, nargs="+", default=list(SLOPE_SCHEDULE))
     parser.add_argument("--slope-iters", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.from_json:
+        rebuild(args, lambda saved: markdown(saved["runs"], saved), plot)
+        return
+    name = harness.args.report_name(args, "escapes")
 
     grid = [(n, h, a) for n in args.datasets for h in args.hidden for a in args.slopes_cells]
     jobs = [(negative_curvature, (*cell, seed, args.max_iter, args.rounds))
@@ -390,11 +391,13 @@ def main() -> None:
     jobs += [(continuation, (*cell, seed, args.max_iter, args.slope_schedule, args.slope_iters))
              for cell in grid for seed in args.continuation_seeds]
     runs, seconds = run_jobs(
-        jobs, args.jobs, lambda run: (f"{run['kind']} {run['dataset']} h={run['hidden']} "
-                                      f"slope={run['slope']:g} seed={run['seed']}"))
-    config = {**{k: v for k, v in vars(args).items() if k != "out"}, "total_seconds": seconds}
+        jobs, args.workers, lambda run: (f"{run['kind']} {run['dataset']} h={run['hidden']} "
+                                         f"slope={run['slope']:g} seed={run['seed']}"))
+    options = harness.args.settings(args)
+    config = {**{k: v for k, v in options.items() if k not in ("out", "name", "workers")},
+              "jobs": args.workers, "total_seconds": seconds}
     meta = {"machine": machine_info(), "config": config}
-    write_report(args.out, "escapes", {"benchmark": "escapes", **meta, "runs": runs},
+    write_report(args.out, name, {"benchmark": "escapes", **meta, "runs": runs},
                  markdown(runs, meta), plot)
 
 

@@ -14,25 +14,22 @@ load average before and after::
 
     python benchmarks/gn_product.py --quick      # n in {400, 1000, 5000}, 7 repeats
     python benchmarks/gn_product.py              # n up to 50000, 15 repeats
+    python benchmarks/gn_product.py --from-json benchmarks/results/gn_product.json  # the report
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness.args
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, write_report
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 
 
 def make_problem(n: int, d: int, h: int, joint: bool, k: int = 1, seed: int = 0,
@@ -133,12 +130,7 @@ def write_markdown(report: dict) -> str:
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     keys = sorted({(c["d"], c["h"], c["joint"]) for c in runs})
     for d, h, joint in keys:
         cells = sorted((c for c in runs if (c["d"], c["h"], c["joint"]) == (d, h, joint)),
@@ -152,22 +144,21 @@ def plot(runs: list[dict], path: Path) -> None:
     ax.set_ylabel("speedup (NumPy time / fused time)")
     ax.set_title("Gauss-Newton product, one thread, k = 1")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.args.parser(__doc__, harness.args.parent("gn_product"))
     parser.add_argument("--quick", action="store_true",
                         help="n in {400, 1000, 5000} and 7 repeats")
     parser.add_argument("--n", type=int, nargs="+", default=[400, 1000, 5000, 50000])
     parser.add_argument("--d", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--h", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--output", default=str(RESULTS))
-    parser.add_argument("--name", default="gn_product")
     args = parser.parse_args(argv)
+    if args.from_json:
+        rebuild(args, write_markdown, plot)
+        return 0
     if args.quick:
         args.n, args.repeats = [n for n in args.n if n <= 5000], min(args.repeats, 7)
 
@@ -191,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                               f"{cell['speedup']:.2f}x", flush=True)
     info["loadavg_end"] = os.getloadavg()
     report = {"machine": info, "quick": args.quick, "repeats": args.repeats, "runs": runs}
-    write_report(Path(args.output), args.name, report, write_markdown(report), plot)
+    write_report(args.out, harness.args.report_name(args, "gn_product"), report,
+                 write_markdown(report), plot)
     return 0
 
 

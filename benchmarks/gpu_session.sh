@@ -119,7 +119,7 @@ step_tests() {
 step_kernels() {
     run_step kernels-target "${GPU_KERNELS_S:-110}" "$PYTHON" benchmarks/kernels.py --gpu-target
     run_step kernels-quick "${GPU_KERNELS_S:-110}" "$PYTHON" benchmarks/kernels.py --quick \
-        --output "$RESULTS/kernels_gpu_quick"
+        --out "$RESULTS" --name kernels_gpu_quick
 }
 
 step_precision() {

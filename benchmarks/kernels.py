@@ -18,6 +18,7 @@ Examples::
     python benchmarks/kernels.py                    # the full grid, capped
     python benchmarks/kernels.py --n 20000 --h 32 --d 32 --repeats 7
     python benchmarks/kernels.py --gpu-target       # on a GPU: the CUDA target cell only
+    python benchmarks/kernels.py --from-json benchmarks/results/kernels.json  # the report
 
 On a machine with a usable CUDA device (CuPy installed), every cell also times the CUDA kernel
 (``masked_gram`` on CuPy arrays) and CuPy's cuBLAS path, with CUDA events; ``--backends none``
@@ -26,10 +27,8 @@ leaves the CPU backends out.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import itertools
-import json
 import os
 import platform
 import statistics
@@ -40,10 +39,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness.args
+import harness.record
 import numpy as np
+from harness.record import cpu_model
+from harness.report import pyplot, rebuild, save_figure, write_report
 from relu_altmin.kernels import masked_gram
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = {"n": 20000, "h": 32, "d": 32}
 #: The GPU target cell: the CUDA kernel within ``GPU_LEAKY_FACTOR`` of CuPy's cuBLAS path on
 #: leaky patterns and faster than it on ReLU patterns (0/1, where it skips rows).
@@ -166,12 +168,7 @@ def run_cell(cell: dict, backends: dict[str, Callable], repeats: int, cupy) -> d
 def machine_info() -> dict:
     import numba
 
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "numba": numba.__version__}
     cupy = usable_cupy()
@@ -231,6 +228,12 @@ def busy_warning(info: dict) -> str | None:
 
 
 def write_markdown(report: dict, path: Path) -> None:
+    """The Markdown of ``report`` (:func:`markdown`) written to ``path``."""
+    path.write_text(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    """The report: machine, one table of every cell, the targets and the skipped cells."""
     info = report["machine"]
     warning = busy_warning(info)
     lines = [
@@ -279,7 +282,7 @@ def write_markdown(report: dict, path: Path) -> None:
         lines += ["", "Skipped cells (over the memory or work cap):", ""]
         lines += [f"- n={c['n']}, h={c['h']}, d={c['d']}, slope={c['slope']}, {c['dtype']}: "
                   f"{c['reason']}" for c in report["skipped"]]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def _ratio(value: float | None) -> str:
@@ -310,12 +313,7 @@ def gpu_target_checks(results: list[dict]) -> list[dict]:
 
 
 def write_plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 4.5))
     names = sorted({name for r in report["results"] for name in r["backends"]})
     for name in names:
         for dtype, marker in (("float64", "o"), ("float32", "^")):
@@ -333,12 +331,12 @@ def write_plot(report: dict, path: Path) -> None:
     right.axhline(2, color="grey", linestyle="--", linewidth=1)
     left.legend(fontsize=7)
     fig.suptitle(f"Masked Gram matrix · {report['machine']['cpu']} · {report['machine']['date']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.args.parser(__doc__, harness.args.parent(
+        "kernels (kernels_gpu_target with --gpu-target)"))
     parser.add_argument("--quick", action="store_true",
                         help="the target cell (20000, 32, 32) and a small grid only")
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -358,9 +356,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip cells whose BLAS path needs more bytes than this")
     parser.add_argument("--max-work", type=float, default=2e11,
                         help="skip cells whose BLAS path needs more multiply-adds (n·p²)")
-    parser.add_argument("--output", default=str(RESULTS / "kernels"),
-                        help="path prefix of the .json, .md and .png written")
     args = parser.parse_args(argv)
+    if args.from_json:
+        rebuild(args, markdown, None)
+        if not args.no_plot:
+            name = harness.args.report_name(args, "kernels")
+            write_plot(harness.record.load(args.from_json), args.out / f"{name}.png")
+        return 0
     cupy = usable_cupy()
     if args.gpu_target:
         if cupy is None:
@@ -368,8 +370,6 @@ def main(argv: list[str] | None = None) -> int:
         args.backends, args.slopes = ["none"], [0.0, 0.1]
         args.memory_budget = max(args.memory_budget, 64 * 2**30)
         args.max_work = max(args.max_work, 2e12)
-        if args.output == parser.get_default("output"):
-            args.output = str(RESULTS / "kernels_gpu_target")
 
     backends = cpu_backends(args.backends)
     if not backends and cupy is None:
@@ -393,12 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"]["threading_layer"] = _threading_layer()
     report["machine"]["loadavg_end"] = os.getloadavg()
 
-    prefix = Path(args.output)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prefix.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    write_markdown(report, prefix.with_suffix(".md"))
-    write_plot(report, prefix.with_suffix(".png"))
-    print(f"wrote {prefix}.json, .md and .png")
+    name = harness.args.report_name(args, "kernels_gpu_target" if args.gpu_target else "kernels")
+    write_report(args.out, name, report, markdown(report), None, newline=False)
+    write_plot(report, args.out / f"{name}.png")
     return 0
 
 

@@ -23,27 +23,25 @@ Usage::
     python benchmarks/precision.py --quick         # n 20000, h 8; diabetes h 16
     python benchmarks/precision.py --backend cupy --n 1000000 --scale-hidden 128 512 \\
         --datasets --name precision_gpu            # on a GPU (gpu_session.sh's step)
+    python benchmarks/precision.py --from-json benchmarks/results/precision.json  # the report
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import machine_info, run_jobs, write_report
-from _datasets import DATASETS, load
+from harness.datasets import DATASETS, load
+from harness.jobs import run_jobs
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 
 import relu_altmin
 from relu_altmin._rows import FLOAT32_MIN_ROWS
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: float64 seconds per iteration / float32 seconds per iteration at least this (n >= 1e5).
 SPEEDUP = 1.5
 #: float32 final MSE / float64 final MSE at most this.
@@ -168,7 +166,7 @@ def markdown(report: dict) -> str:
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(10, 3.8))
     labels = [f"{r['source']} h{r['hidden']} a{r['slope']}" for r in runs]
     x = range(len(runs))
     left.bar(x, [r.get("speedup", 0.0) for r in runs],
@@ -184,13 +182,12 @@ def plot(runs: list[dict], path: Path) -> None:
     for ax in (left, right):
         ax.set_xticks(list(x), labels, rotation=60, ha="right", fontsize=7)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.args.parser(__doc__, harness.args.parent(
+        "precision (precision_quick with --quick)", workers=1))
     parser.add_argument("--n", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--scale-hidden", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--scale-iters", type=int, default=10)
@@ -199,18 +196,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--backend", choices=["numpy", "cupy", "torch"], default="numpy",
                         help="the arrays fit is given (cupy, torch: on the GPU)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.scale_hidden, args.scale_iters = [20_000], [8], 3
         args.datasets, args.hidden, args.slopes, args.max_iter = ["diabetes"], [16], [0.1], 5
         args.repeats = 1
-    name = args.name or ("precision_quick" if args.quick else "precision")
+    if args.from_json:
+        rebuild(args, markdown, plot)
+        return
+    name = harness.args.report_name(args, "precision_quick" if args.quick else "precision")
     jobs = [(run_cell, ("scale", n, h, SCALE_SLOPE, args.scale_iters, args.repeats,
                         args.backend)) for n in args.n for h in args.scale_hidden]
     jobs += [(run_cell, ("data set", d, h, a, args.max_iter, args.repeats, args.backend))
@@ -219,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{r['source']} h{r['hidden']} a{r['slope']}: speed-up {r.get('speedup', 0):.2f}, "
         f"MSE ratio {r['mse_ratio']:.4f}"))
     report = {"name": name, "machine": machine_info(), "seconds": seconds,
-              "config": {**vars(args), "out": str(args.out), "speedup": SPEEDUP,
+              "config": {**harness.args.settings(args), "speedup": SPEEDUP,
                          "mse_ratio": MSE_RATIO}, "runs": runs}
     write_report(args.out, name, report, markdown(report), plot)
 

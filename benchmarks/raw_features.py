@@ -1,8 +1,8 @@
 """Raw features: the default fit (``standardize=True``) on the benchmark's data sets in their
 own units against the fit on the standardised features, same rows, columns, targets and seed.
 
-For each data set of ``_datasets.DATASETS``, width ``--hidden`` and seed ``--seeds``, three
-fits (slope 0.1, ``max_iter`` 100, one thread each): on the standardised features (what the
+For each data set of ``harness.datasets.DATASETS``, width ``--hidden`` and seed ``--seeds``,
+three fits (slope 0.1, ``max_iter`` 100, one thread each): on the standardised features (what the
 other benchmarks use), on the raw features with the default ``standardize=True``, and on the
 raw features with ``standardize=False`` (the fit of earlier versions). The issue's target
 (``TARGET``): the raw-feature default fit reaches a training MSE within 1 % of the
@@ -12,25 +12,23 @@ Usage::
 
     python benchmarks/raw_features.py [--seeds 0] [--hidden 16 64] [--workers 2]
     python benchmarks/raw_features.py --quick       # diabetes, h 16, 5 iterations
+    python benchmarks/raw_features.py --from-json benchmarks/results/raw_features.json  # the report
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from _common import machine_info, run_jobs, write_report
-from _datasets import DATASETS, load
+import harness.args
+from harness.datasets import DATASETS, load
+from harness.jobs import run_jobs
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, table, write_report
 
 import relu_altmin
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: Raw-feature MSE / standardised-feature MSE at most this passes.
 TARGET = 1.01
 VARIANTS = {"standardised": (False, True), "raw": (True, True), "raw_unstandardized": (True, False)}
@@ -63,18 +61,17 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{sum(map(passes, runs))} of {len(runs)} cells** reach, with raw features and the "
         f"default `standardize=True`, a training MSE within {TARGET - 1:.0%} of the fit on "
         "standardised features (same seed), or lower.", "",
-        "| data set | h | seed | standardised features | raw features | ratio | passes | raw, "
-        "`standardize=False` |",
-        "|---|---:|---:|---:|---:|---:|:--:|---:|",
+        *table(["data set", "h", "seed", "standardised features", "raw features", "ratio",
+                "passes", "raw, `standardize=False`"], "lrrrrrcr",
+               [[r["dataset"], r["hidden"], r["seed"], f"{r['standardised']:.6g}",
+                 f"{r['raw']:.6g}", f"{r['ratio']:.4f}", "yes" if passes(r) else "no",
+                 f"{r['raw_unstandardized']:.6g}"] for r in runs]),
     ]
-    lines += [f"| {r['dataset']} | {r['hidden']} | {r['seed']} | {r['standardised']:.6g} | "
-              f"{r['raw']:.6g} | {r['ratio']:.4f} | {'yes' if passes(r) else 'no'} | "
-              f"{r['raw_unstandardized']:.6g} |" for r in runs]
     return "\n".join(lines) + f"\n\n![ratios]({report['name']}.png)\n"
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = pyplot().subplots(figsize=(7, 3.5))
     labels = [f"{r['dataset']} h{r['hidden']} s{r['seed']}" for r in runs]
     for variant, marker in (("raw", "o"), ("raw_unstandardized", "x")):
         ax.plot(range(len(runs)), [r[variant] / r["standardised"] for r in runs], marker,
@@ -84,31 +81,30 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticks(range(len(runs)), labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("training MSE ratio")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.args.parser(__doc__, harness.args.parent(
+        "raw_features (raw_features_quick with --quick)", workers=2))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-iter", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.hidden, args.seeds, args.max_iter = ["diabetes"], [16], [0], 5
-    name = args.name or ("raw_features_quick" if args.quick else "raw_features")
+    if args.from_json:
+        rebuild(args, markdown, plot)
+        return
+    name = harness.args.report_name(args, "raw_features_quick" if args.quick else "raw_features")
     jobs = [(run_cell, (d, h, s, args.max_iter))
             for d in args.datasets for h in args.hidden for s in args.seeds]
     runs, seconds = run_jobs(jobs, args.workers, lambda r: (
         f"{r['dataset']} h{r['hidden']} s{r['seed']}: ratio {r['ratio']:.4f}"))
     report = {"name": name, "machine": machine_info(), "seconds": seconds,
-              "config": {**vars(args), "out": str(args.out), "target": TARGET}, "runs": runs}
+              "config": {**harness.args.settings(args), "target": TARGET}, "runs": runs}
     write_report(args.out, name, report, markdown(report), plot)
 
 

@@ -46,36 +46,26 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import PLAIN, machine_info, run_jobs, write_report
-from _datasets import Split, load
+from harness.datasets import Split, load
+from harness.jobs import run_jobs
+from harness.peers.common import Device, Start, first_time_at, thin
+from harness.peers.ours import PLAIN, run_altmin
+from harness.peers.sklearn_mlp import SKLEARN_LBFGS, run_sklearn
+from harness.peers.torch_optim import TORCH_LBFGS, run_lbfgs
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 from sklearn.utils import check_random_state
-from training import (
-    SKLEARN_LBFGS,
-    TORCH_LBFGS,
-    Device,
-    Start,
-    first_time_at,
-    run_altmin,
-    run_lbfgs,
-    run_sklearn,
-    thin,
-)
 
 import relu_altmin
 
-RESULTS = Path(__file__).parent / "results"
 STARTS = ("fit", "glorot", "glorot_solved")
 OPTIMISERS = ("sklearn_lbfgs", "torch_lbfgs", "altmin")
 #: ``fit`` re-solves the output layer first: from ``glorot`` it is the run from this start.
@@ -284,7 +274,7 @@ def markdown(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
     cells = grouped(runs)
-    fig, axes = plt.subplots(1, len(cells), figsize=(5.5 * len(cells), 4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(cells), figsize=(5.5 * len(cells), 4), squeeze=False)
     columns = [*STARTS, "MLPRegressor own", "ridge_path"]
     for ax, ((name, h, slope), seeds) in zip(axes[0], cells.items(), strict=True):
         for i, opt in enumerate(OPTIMISERS):
@@ -304,12 +294,11 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         ax.set_ylabel("final training MSE")
         ax.set_title(f"{name} h={h} slope={slope:g}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = harness.args.parser(__doc__, harness.args.parent("starts", workers=2))
     parser.add_argument("--datasets", nargs="+", default=["digits"])
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--slopes", type=float, nargs="+", default=[0.0])
@@ -319,29 +308,21 @@ def main() -> None:
     parser.add_argument("--path-l2", type=float, default=1e-2)
     parser.add_argument("--path-factor", type=float, default=0.1)
     parser.add_argument("--path-iters", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--name", default="starts")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--from-json", type=Path,
-                        help="rewrite the Markdown and the plot of this earlier run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not 0.0 < args.path_factor < 1.0:
         parser.error("--path-factor must be in (0, 1)")
     if args.from_json is not None:
-        saved = json.loads(args.from_json.read_text())
-        meta = {"machine": saved["machine"], "config": saved["config"]}
-        stem = args.from_json.with_suffix("")
-        stem.with_suffix(".md").write_text(markdown(saved["runs"], meta))
-        plot(saved["runs"], stem.with_suffix(".png"))
-        print(f"wrote {stem}.md and .png")
+        rebuild(args, lambda saved: markdown(saved["runs"], saved), plot)
         return
-
+    args.name = harness.args.report_name(args, "starts")
     runs, seconds = run_jobs(
-        [(one_run, job) for job in jobs_for(args)], args.jobs,
+        [(one_run, job) for job in jobs_for(args)], args.workers,
         lambda run: (f"{run['dataset']} h={run['hidden']} slope={run['slope']:g} "
                      f"seed={run['seed']} {run['start']} {run['optimiser']}: "
                      f"{run['train_mse']:.4g} in {run['seconds']:.1f} s"))
-    config = {**{k: v for k, v in vars(args).items() if k != "out"}, "total_seconds": seconds}
+    options = harness.args.settings(args)
+    config = {**{k: v for k, v in options.items() if k not in ("out", "workers")},
+              "jobs": args.workers, "total_seconds": seconds}
     meta = {"machine": machine_info(), "config": config}
     write_report(args.out, args.name, {"benchmark": "starts", **meta, "runs": runs},
                  markdown(runs, meta), plot)

@@ -22,6 +22,7 @@ Usage::
     python benchmarks/threads.py [--repeats 5]          # threads.*
     python benchmarks/threads.py --quick                # threads_quick.*: 1 repeat, 20 iterations
     python benchmarks/threads.py --sizes 4420 44200 442000  # threads_sizes.*: 5 iterations
+    python benchmarks/threads.py --from-json benchmarks/results/threads.json  # the report
 """
 
 from __future__ import annotations
@@ -38,14 +39,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import machine_info, write_report
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEMO = {"hidden": 32, "negative_slope": 0.1, "seed": 0}
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
@@ -179,7 +177,7 @@ def markdown(report: dict[str, Any]) -> str:
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
     configs = list(dict.fromkeys(r["config"] for r in runs))
     cells = list(dict.fromkeys((r["busy"], r["data"]) for r in runs))
-    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(cells)), 4))
+    fig, ax = pyplot().subplots(figsize=(max(5, 1.5 * len(cells)), 4))
     for i, config in enumerate(configs):
         medians = [statistics.median(r["fit_seconds"] for r in runs
                                      if (r["busy"], r["data"], r["config"]) == (*c, config))
@@ -189,12 +187,12 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("fit seconds (median)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = harness.args.parser(__doc__, harness.args.parent(
+        "threads, threads_quick or threads_sizes"))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-iter", type=int, default=None,
                         help="fit iterations (default 100; 20 with --quick, 5 with --sizes)")
@@ -203,11 +201,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repeat, 20 iterations")
     parser.add_argument("--sizes", type=int, nargs="+",
                         help="sweep Gaussian rows, all cores against one, idle machine")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default=None,
-                        help="results stem (default threads, threads_quick or threads_sizes)")
     parser.add_argument("--cell", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.from_json:
+        rebuild(args, markdown, plot)
+        return
     if args.cell:
         print(json.dumps(cell(args.cell[0], args.cell[1], int(args.cell[2]))))
         return
@@ -221,7 +219,7 @@ def main() -> None:
     else:
         report = measure(args.max_iter, args.repeats, args.loads)
         title, name = "demo fit (diabetes, h = 32, slope 0.1)", "threads"
-    name = args.name or (name + "_quick" if args.quick else name)
+    name = harness.args.report_name(args, name + "_quick" if args.quick else name)
     configs = ("all", "one") if args.sizes else ("default", "one")
     report = {"benchmark": name, "title": title, "configs": configs, "machine": machine_info(),
               **report}

@@ -23,11 +23,11 @@ Usage::
 
     python benchmarks/varpro.py [--datasets ...] [--hidden 16 64] [--seeds 0 1 2]
     python benchmarks/varpro.py --quick      # housing, h 16, seed 0, short runs
+    python benchmarks/varpro.py --from-json benchmarks/results/varpro.json  # the report
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -35,17 +35,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import harness.args
 import numpy as np
-from _common import machine_info, run_jobs, write_report
-from _datasets import DATASETS, HELD_OUT, load
+from harness.datasets import DATASETS, HELD_OUT, load
+from harness.jobs import run_jobs
+from harness.record import machine_info
+from harness.report import pyplot, rebuild, save_figure, write_report
+from harness.report import table as markdown_table
 
 import relu_altmin
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: The converged peer's settings (benchmarks/training.py's ``sklearn_lbfgs_conv``).
 PEER = {"max_iter": 5000, "max_fun": 50000, "tol": 0.0, "alpha": 1e-4}
 
@@ -172,19 +171,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"{len(table)}** cells; variable projection on **{vp_wins} of {len(table)}**.",
         f"- Variable projection reaches it before `fit` on **{vp_first} of {len(table)}** "
         "cells.", "",
-        "| data set | h | peer MSE | peer s | fit to peer | VarPro to peer | fit MSE | "
-        "VarPro MSE |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *markdown_table(
+            ["data set", "h", "peer MSE", "peer s", "fit to peer", "VarPro to peer", "fit MSE",
+             "VarPro MSE"], "lrrrrrrr",
+            [[c["dataset"], c["hidden"], f"{c['peer_loss']:.4g}", f"{c['peer_seconds']:.2f}",
+              f"{c['fit_to_peer']:.2f}", f"{c['varpro_to_peer']:.2f}", f"{c['fit_loss']:.4g}",
+              f"{c['varpro_loss']:.4g}"] for c in table]),
     ]
-    lines += [f"| {c['dataset']} | {c['hidden']} | {c['peer_loss']:.4g} | "
-              f"{c['peer_seconds']:.2f} | {c['fit_to_peer']:.2f} | {c['varpro_to_peer']:.2f} | "
-              f"{c['fit_loss']:.4g} | {c['varpro_loss']:.4g} |" for c in table]
     return "\n".join(lines) + f"\n\n![times]({report['name']}.png)\n"
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
     table = cells(runs)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = pyplot().subplots(figsize=(7, 3.5))
     labels = [f"{c['dataset']} h{c['hidden']}" for c in table]
     for field, marker in (("fit_to_peer", "o"), ("varpro_to_peer", "x")):
         ratios = [c[field] / c["peer_seconds"] for c in table]
@@ -194,13 +193,12 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xticks(range(len(table)), labels, rotation=60, ha="right", fontsize=7)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.args.parser(__doc__, harness.args.parent(
+        "varpro (varpro_quick with --quick)", workers=1))
     regression = [d for d in DATASETS + HELD_OUT if d not in ("digits", "breast_cancer")]
     parser.add_argument("--datasets", nargs="+", default=regression)
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 64])
@@ -208,22 +206,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-iter", type=int, default=1000)
     parser.add_argument("--max-evals", type=int, default=20000)
     parser.add_argument("--time-cap", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.hidden, args.seeds = ["housing"], [16], [0]
         args.max_iter, args.max_evals, args.time_cap = 20, 200, 10.0
-    name = args.name or ("varpro_quick" if args.quick else "varpro")
+    if args.from_json:
+        rebuild(args, markdown, plot)
+        return
+    name = harness.args.report_name(args, "varpro_quick" if args.quick else "varpro")
     jobs = [(run_cell, (d, h, s, args.max_iter, args.max_evals, args.time_cap))
             for d in args.datasets for h in args.hidden for s in args.seeds]
     runs, seconds = run_jobs(jobs, args.workers, lambda r: (
         f"{r['dataset']} h{r['hidden']} s{r['seed']}: peer {r['peer_seconds']:.2f}s, fit "
         f"{r['fit_to_peer']:.2f}s, varpro {r['varpro_to_peer']:.2f}s"))
     report = {"name": name, "machine": machine_info(), "seconds": seconds,
-              "config": {**vars(args), "out": str(args.out), "peer": PEER}, "runs": runs}
+              "config": {**harness.args.settings(args), "peer": PEER}, "runs": runs}
     write_report(args.out, name, report, markdown(report), plot)
 
 

@@ -38,19 +38,26 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-#: The repository's benchmark scripts: a folder of scripts, not a package.
+#: The repository's benchmarks: scripts (``<name>.py``) and the packages they import
+#: (``harness``, ``<name>_parts``), with ``benchmarks/`` as their import root.
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmarks_on_path() -> None:
+    """Put ``benchmarks/`` on ``sys.path``: ``import harness``, ``training_parts`` and the
+    other benchmark packages then resolve, as they do for the scripts."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
 
 
 def benchmark_script(stem: str, module_name: str | None = None) -> ModuleType:
     """``benchmarks/<stem>.py`` loaded by path as module ``module_name`` (default ``stem``).
 
-    The folder goes on ``sys.path`` first, so that the script's imports of the modules beside
-    it (``_common``, ``_datasets``, ``training``) resolve; a name of its own keeps
+    ``benchmarks/`` goes on ``sys.path`` first (:func:`benchmarks_on_path`), so that the
+    script's imports of the harness and of its parts resolve; a name of its own keeps
     ``kernels.py`` apart from the package ``relu_altmin.kernels``.
     """
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
+    benchmarks_on_path()
     spec = importlib.util.spec_from_file_location(module_name or stem, BENCHMARKS / f"{stem}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes

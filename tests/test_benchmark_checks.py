@@ -11,7 +11,7 @@ import json
 import math
 
 import pytest
-from conftest import benchmark_script
+from conftest import benchmark_script, benchmarks_on_path
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -65,15 +65,20 @@ def test_kernel_report_warns_on_a_busy_machine(load, cores, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------------------------
-# benchmarks/training.py: time ratios between runs of different days are marked.
+# The training benchmark (benchmarks/training_parts/): time ratios between runs of different
+# days are marked.
 
-training = benchmark_script("training")
+benchmarks_on_path()
+from training_parts import checks, driver, settings  # noqa: E402
+from training_parts import markdown as training_markdown  # noqa: E402
+from training_parts import runs as training_runs  # noqa: E402
+
 days = st.sampled_from(["2026-11-24", "2026-11-25"])
 
 
 def training_run(method, seed, day, train_mse=1.0, seconds=1.0):
     trace = [(0.0, 2.0), (seconds, train_mse)]
-    return training.Run("data", 16, 0.1, seed, method, train_mse, 1.0, seconds, trace,
+    return training_runs.Run("data", 16, 0.1, seed, method, train_mse, 1.0, seconds, trace,
                         info={"day": day, "target_variance": 1.0})
 
 
@@ -85,14 +90,14 @@ def test_adam_speedups_across_days_are_marked(seed_days):
     for seed, (a, adam, sgd) in enumerate(seed_days):
         runs += [training_run("altmin", seed, a, 0.5), training_run("torch_adam_full", seed, adam),
                  training_run("torch_sgd_full", seed, sgd, 2.0)]
-    training.annotate(runs)
-    check = training.target_check(runs)
+    driver.annotate(runs)
+    check = checks.target_check(runs)
     (cell,) = check["cells"]
     mixed = any(a != adam for a, adam, _ in seed_days)
     assert cell["across_days"] is mixed
     assert cell["loss_win"]
-    text = "\n".join(training.check_lines(check))
-    assert (training.ACROSS_DAYS_MARK in text) is mixed
+    text = "\n".join(training_markdown.check_lines(check))
+    assert (settings.ACROSS_DAYS_MARK in text) is mixed
 
 
 # The cost columns agree with the speed-up: when every iteration of altmin takes the same
@@ -105,13 +110,13 @@ def test_iteration_budget_agrees_with_the_speedup(adam_seconds, per_iteration, i
     reached = data.draw(st.one_of(st.integers(1, iterations), st.none()), label="reached")
     losses = [2.0 if reached is None or i < reached else 0.5 for i in range(iterations + 1)]
     trace = [(i * per_iteration, loss) for i, loss in enumerate(losses)]
-    altmin = training.Run("data", 16, 0.1, 0, "altmin", losses[-1], 1.0,
+    altmin = training_runs.Run("data", 16, 0.1, 0, "altmin", losses[-1], 1.0,
                           iterations * per_iteration, trace,
                           info={"day": "2026-11-25", "iterations": iterations})
     runs = [altmin, training_run("torch_adam_full", 0, "2026-11-25", seconds=adam_seconds),
             training_run("torch_sgd_full", 0, "2026-11-25", 2.0)]
-    training.annotate(runs)
-    (cell,) = training.target_check(runs)["cells"]
+    driver.annotate(runs)
+    (cell,) = checks.target_check(runs)["cells"]
     assert cell["seconds_per_iteration"] == pytest.approx(per_iteration)
     assert cell["iterations_to_adam"] == (math.inf if reached is None else reached)
     assume(abs(cell["iterations_to_adam"] / cell["budget_iterations"] - 1.0) > 1e-6)
@@ -126,11 +131,11 @@ def test_lbfgs_times_across_days_are_marked(seed_days):
     for seed, (a, lbfgs) in enumerate(seed_days):
         runs += [training_run("altmin", seed, a, 0.5),
                  training_run("torch_lbfgs_conv", seed, lbfgs)]
-    check = training.lbfgs_check(runs)
+    check = checks.lbfgs_check(runs)
     mixed = any(a != lbfgs for a, lbfgs in seed_days)
     assert check["cells"][0]["altmin"]["altmin"]["across_days"] is mixed
-    text = "\n".join(training.lbfgs_check_lines(check))
-    assert (training.ACROSS_DAYS_MARK in text) is mixed
+    text = "\n".join(training_markdown.lbfgs_check_lines(check))
+    assert (settings.ACROSS_DAYS_MARK in text) is mixed
 
 
 # Merging keeps each run's recorded day and gives older runs their file's date.
@@ -143,6 +148,6 @@ def test_merge_keeps_the_day_of_each_run(recorded, file_day, tmp_path_factory):
         report = {"machine": {"date": f"{file_day} 12:00 UTC"},
                   "config": {"total_seconds": 1.0}, "runs": [run]}
         (folder / f"{name}.json").write_text(json.dumps(report))
-    runs, _ = training.load_runs([folder / "old.json", folder / "new.json"])
+    runs, _ = training_runs.load_runs([folder / "old.json", folder / "new.json"])
     got = {r.method: r.info["day"] for r in runs}
     assert got == {"altmin": file_day, "torch_adam_full": recorded}

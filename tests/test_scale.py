@@ -12,12 +12,13 @@ import math
 import subprocess
 import sys
 
-from conftest import BENCHMARKS, benchmark_script
+from conftest import BENCHMARKS, benchmarks_on_path
 from hypothesis import given
 from hypothesis import strategies as st
 
-scale = benchmark_script("scale")
-import _adam  # noqa: E402  (benchmark_script put benchmarks/ on the path)
+benchmarks_on_path()
+from harness.peers.torch_optim import CHECKPOINTS  # noqa: E402
+from scale_parts import versus_adam as _adam  # noqa: E402
 
 CELLS = [(1000, 2), (1000, 3), (5000, 2)]
 BUDGETS = [1.0, 2.0]
@@ -28,9 +29,9 @@ LOSSES = st.sampled_from([0.05, 0.1, 0.1 + 1e-12, 0.2, 0.3])
 
 @st.composite
 def run_records(draw):
-    """Run records as ``_adam.versus`` writes them (the fields the verdict reads), in any
-    order: per cell and budget maybe each ``fit`` variant and 0-4 Adam runs; some failed
-    (a failed run's ``mse`` must be ignored, so it gets one)."""
+    """Run records as ``versus_adam_driver.versus`` writes them (the fields the verdict
+    reads), in any order: per cell and budget maybe each ``fit`` variant and 0-4 Adam runs;
+    some failed (a failed run's ``mse`` must be ignored, so it gets one)."""
     runs = []
     for (n, hidden), budget in [(c, b) for c in CELLS for b in BUDGETS]:
         base = {"n": n, "hidden": hidden, "budget": budget}
@@ -134,7 +135,7 @@ def test_versus_adam_writes_its_report(tmp_path):
     assert runs[0]["curvature_rows"] == runs[1]["curvature_rows"] < 20_000
     assert runs[2]["curvature_rows"] == 20_000
     for adam in runs[3:]:
-        assert len(adam["trace"]) <= _adam.CHECKPOINTS + 2
+        assert len(adam["trace"]) <= CHECKPOINTS + 2
         assert adam["training_seconds"] >= 0.5
         assert adam["epochs"] == adam["rows_seen"] / 20_000
     assert first["verdicts"] == _adam.verdicts(runs)

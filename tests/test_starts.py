@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 import relu_altmin
 
 starts = benchmark_script("starts")
-from _datasets import Split  # noqa: E402  (benchmark_script put benchmarks/ on the path)
-from training import run_sklearn  # noqa: E402
+from harness.datasets import Split  # noqa: E402  (benchmark_script put benchmarks/ on the path)
+from harness.peers.sklearn_mlp import run_sklearn  # noqa: E402
 
 EPS = float(np.finfo(np.float64).eps)
 

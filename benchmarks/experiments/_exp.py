@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import machine_info, to_numpy
+from harness.peers.common import to_numpy
+from harness.record import machine_info
 
 RESULTS = Path(__file__).parent / "results"
 #: The experiments reproduce the paper's alternation: the full fixed-pattern least-squares
