@@ -35,6 +35,7 @@ REPORTS: dict[str, str] = {
     "core_vs_adam": "core_vs_adam",
     "escapes": "escapes",
     "generalisation": "generalisation",
+    "generalisation_configs": "generalisation",
     "gn_product": "gn_product",
     "kernels": "kernels",
     "kernels_target": "kernels",

@@ -77,9 +77,9 @@ def rebuild(args: Any, markdown: Callable[[dict[str, Any]], str], plot: Plot | N
     str
         The Markdown written.
     """
-    report = load(args.from_json)
-    text = markdown(report)
     name = report_name(args, "")
+    report = {**load(args.from_json), "name": name}  # the plot the Markdown links is <name>.png
+    text = markdown(report)
     args.out.mkdir(parents=True, exist_ok=True)
     copy = args.out / f"{name}.json"
     if not copy.exists() or not copy.samefile(args.from_json):
