@@ -218,6 +218,32 @@ def relative(s: State, grads: dict[str, np.ndarray]) -> dict[str, float]:
     return {key: _norm(block) / scales[key] for key, block in _blocks(s, grads).items()}
 
 
+def gradient_rounding(s: State) -> dict[str, np.ndarray]:
+    """Entry-wise bound on the rounding of the gradients computed at ``s`` (``Wt``, ``V``,
+    ``c``): ``gamma(N)`` times their terms (:func:`_gradient_terms` of ``U``; ``N``:
+    :attr:`State.sums`, :attr:`State.pair_sums` for ``H^T E``, whose factors are both
+    computed), and ``gamma(3) l2 |.|`` for the ridge terms."""
+    own = _gradient_terms(s, s.U)
+    out = {"Wt": gamma(s.sums) * own["Wt"] + gamma(3) * s.l2 * np.abs(s.Wt),
+           "V": gamma(s.pair_sums) * own["V"] + gamma(3) * s.l2 * np.abs(s.V)}
+    if s.c is not None:
+        out["c"] = gamma(s.sums) * own["c"]
+    return out
+
+
+def scale_rounding(s: State) -> float:
+    """Bound on the relative rounding of each size :func:`relative` divides by: a norm of
+    ``X``, ``Y``, ``Wt``, ``V`` or ``H`` sums at most all their squares, then a few products."""
+    return gamma(s.X.size + s.Y.size + s.Wt.size + s.V.size + s.H.size + 8)
+
+
+def relative_bound(s: State, errors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Absolute bounds ``errors`` (``Wt``, ``V``, ``c``; blocks as :func:`relative` splits
+    them) over lower bounds on the sizes ``critical_point_residuals`` divides by."""
+    scales = _scales(s, scale_rounding(s))
+    return {key: _norm(block) / scales[key] for key, block in _blocks(s, errors).items()}
+
+
 def residual_tolerance(s: State, *, previous: State | None = None, step_norm: float = 0.0,
                        output_change: float = 0.0, ridge: float = 0.0) -> dict[str, float]:
     """Largest relative residuals (``critical_point_residuals``' ``W``, ``b``, ``V``, ``c``)

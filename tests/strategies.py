@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-from _bounds import EPS64
+from _bounds import EPS64  # noqa: F401  (re-exported: the tests import it from here)
 from hypothesis import strategies as st
 
 
@@ -60,24 +59,3 @@ def problems(draw, *, max_n: int = 24, allow_skip: bool = True,
         output_weights=None if output_weights is None
         else (output_weights[:, 0] if one_d else output_weights),
         seed=seed)
-
-
-def solve_tolerance(X: np.ndarray, Y: np.ndarray, W: np.ndarray, V: np.ndarray,
-                    c: np.ndarray | None, eps: float = EPS64) -> float:
-    """Largest relative residual (``critical_point_residuals``' scale) a float64 solve may leave.
-
-    Rounding in the gradient and the backward error of the solve are both of order
-    ``eps * (n + p)`` times the size of the terms in ``F - Y``; the residuals are measured
-    against ``||Y||``, so the bound grows with ``(||X~|| ||W|| ||V|| + sqrt(n) ||c||) / ||Y||``.
-
-    The factor ``1e3`` is tuned, not derived: only tests/test_certificate.py still uses it; the
-    properties of tests/test_properties.py and tests/test_cg.py use the derived bounds of
-    ``_bounds``.
-    """
-    n = X.shape[0]
-    p = W.size
-    terms = np.linalg.norm(np.c_[X, np.ones(n)]) * np.linalg.norm(W) * np.linalg.norm(V)
-    if c is not None:
-        terms += math.sqrt(n) * np.linalg.norm(c)
-    ratio = 1.0 + terms / max(np.linalg.norm(Y), 1e-300)
-    return 1e3 * eps * (n + p) * ratio
