@@ -29,7 +29,7 @@ from ._policy import (
 )
 from ._problem import TrainingProblem
 from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
-from ._rows import Chunks, make_rows
+from ._rows import Chunks, Rows, make_rows
 from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
 from ._steps import DampedStep, ExactStep, Step, curvature_sample
@@ -418,89 +418,36 @@ def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
     :class:`FitOptions` they build. Only the checks that need the data (its shapes, values,
     ``init`` and ``output_weights`` against them) are left to do here, still before any
     work."""
-    hidden, bias, skip, train_output = (
-        options.hidden, options.bias, options.skip, options.train_output)
-    step, l2, slope = options.step, options.l2, options.negative_slope
+    hidden, bias, train_output = options.hidden, options.bias, options.train_output
     rng = options.generator()
-    held_out = None
-    if options.early_stopping:
-        if isinstance(X, Chunks) or options.chunk_rows is not None or isinstance(X, np.memmap) \
-                or type(X).__module__.startswith("dask"):
-            raise ValueError("early_stopping=True needs X and y as arrays in memory (not "
-                             "Chunks, a memmap, Dask or chunk_rows)")
-        X, y, X_val, y_val = validation_split(X, y, options.validation_fraction,
-                                              rng.spawn(1)[0])
-        held_out = (X_val, y_val)
+    X, y, held_out = _held_out(X, y, options, rng)
     rows = make_rows(X, y, bias, hidden, options.chunk_rows, options.precision)
     d, k, xp = rows.d, rows.k, rows.xp
     options.check_features(d)
-    caller_xp = array_namespace(rows.template)
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
-        rows.template, caller_xp, options.init, hidden, d, k, bias, skip, rng, train_output,
-        options.output_weights, rows.y_ndim == 1))
+        rows.template, array_namespace(rows.template), options.init, hidden, d, k, bias,
+        options.skip, rng, train_output, options.output_weights, rows.y_ndim == 1))
     rows.scan()
-    scaling = loss_weights = None
+    scaling = None
     if options.standardize:
-        scaling = Standardization.from_stats(rows.stats, bias, train_output)
-        rows = rows.standardized(*scaling.augmented(bias))
-        if options.init is not None:  # in raw units: map it in (a drawn start is not)
-            Wt = scaling.hidden_to_standardized(
-                Wt, identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None,
-                bias)
-        loss_weights = scaling.y_scale * scaling.y_scale
-    n = rows.n
-    lam = l2 if isinstance(l2, float) else (
-        DEFAULT_L2_FACTOR * (rows.stats.x_squares + n * int(bias)) / (n * rows.dt))
-    problem = TrainingProblem(rows, slope, lam, train_output, loss_weights)
-    joint = step == "joint" and train_output
+        rows, Wt, scaling = _standardized(rows, Wt, options)
+    loss_weights = None if scaling is None else scaling.y_scale * scaling.y_scale
+    problem = TrainingProblem(rows, options.negative_slope, _ridge(options.l2, rows, bias),
+                              train_output, loss_weights)
+    joint = options.step == "joint" and train_output
     unknowns = hidden * rows.dt + (k * (hidden + int(bias)) if joint else 0)
-    if l2 == "auto" and hidden * rows.dt + k * (hidden + int(bias)) > AUTO_L2_MAX_UNKNOWNS:
-        raise ValueError(f"l2='auto' decomposes the Gauss-Newton matrix of both layers; "
-                         f"{hidden * rows.dt + k * (hidden + int(bias))} unknowns is more than "
-                         f"AUTO_L2_MAX_UNKNOWNS = {AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
-    solver = choose_solver(options.solver, unknowns, options.max_dense_bytes, step)
-    system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
-
-    def curvature_size(m: int) -> int | None:  # the curvature sample on m rows
-        given = options.curvature_rows
-        return (curvature_sample(m, unknowns, rows.chunk_limit) if given is None
-                else given if given < m else None)
-
-    sample_rng = None if curvature_size(n) is None or step == "exact" else rng.spawn(1)[0]
-    sizes = stage_sizes(n, hidden * rows.dt + k * (hidden + int(bias)),
-                        rows.chunk_limit) if options.progressive else []
-    stages = RowStages(problem, sizes, rng.spawn(1)[0]) if sizes else None
-
-    def make_step(problem: TrainingProblem) -> Step:
-        if step == "exact":
-            return ExactStep(problem, system_type)
-        return DampedStep(problem, system_type, joint, curvature_size(problem.rows.n),
-                          sample_rng)
-
-    S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if skip else None
-    certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
-    monitor = None
-    if held_out is not None:
-        validation_rows = make_rows(held_out[0], held_out[1], bias, hidden, None,
-                                   options.precision)
-        validation_rows.scan()
-        if scaling is not None:
-            validation_rows = validation_rows.standardized(*scaling.augmented(bias))
-        monitor = EarlyStopping(replace(problem, rows=validation_rows), options.n_iter_no_change)
+    solver = choose_solver(options.solver, unknowns, options.max_dense_bytes, options.step)
+    loop = _make_loop(problem, options, rng, solver, joint, unknowns, held_out, scaling)
 
     def network(params: Params) -> TwoLayerNet:
         if scaling is not None:
             params = scaling.to_raw(params)
-        return _network(params, d, slope, skip, rows.dtype, rows.y_ndim, xp, rows.to_caller)
+        return _network(params, d, options.negative_slope, options.skip, rows.dtype,
+                        rows.y_ndim, xp, rows.to_caller)
 
+    S = identity_offset(hidden, bias, xp, xp.float64, device(Wt)) if options.skip else None
     # One pass over the rows, plus the dense factorisation: what threads could share.
-    work = n * hidden * (rows.dt + k) + (unknowns**3 / 3 if solver == "dense" else 0)
-    tuner = RidgeTuner() if l2 == "auto" else None
-    loop = _Loop(make_step,
-                 lambda problem, start: StallPolicy(
-                     options.reinit and train_output, options.tol,
-                     problem.nonsmooth_residual if certified else None, round_start=start),
-                 lambda problem, p: redraw_unit(problem, p, rng, d), tuner, monitor, stages)
+    work = rows.n * hidden * (rows.dt + k) + (unknowns**3 / 3 if solver == "dense" else 0)
     with thread_limits(resolve_n_jobs(options.n_jobs, work=work)):
         problem, params, state, history, stop_reason = _alternate(
             problem, loop, Params(Wt, S, V, c, bias), options.max_iter, network,
@@ -514,7 +461,96 @@ def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
         converged=stop_reason == "critical_point", stop_reason=stop_reason, l2=problem.lam,
         residuals=problem.residuals(params, state), solver=solver,
         standardization=None if scaling is None else scaling.map(rows.to_caller),
-        l2_choices=() if tuner is None else tuple(tuner.choices))
+        l2_choices=() if loop.tuner is None else tuple(loop.tuner.choices))
+
+
+def _held_out(X: Any | Chunks, y: Any | None, options: FitOptions,
+              rng: np.random.Generator) -> tuple[Any, Any, tuple[Any, Any] | None]:
+    """``(X, y, None)``, or with ``early_stopping`` the training rows and the held-out
+    ``(X_val, y_val)`` (its own generator spawned from ``rng``)."""
+    if not options.early_stopping:
+        return X, y, None
+    if isinstance(X, Chunks) or options.chunk_rows is not None or isinstance(X, np.memmap) \
+            or type(X).__module__.startswith("dask"):
+        raise ValueError("early_stopping=True needs X and y as arrays in memory (not "
+                         "Chunks, a memmap, Dask or chunk_rows)")
+    X, y, X_val, y_val = validation_split(X, y, options.validation_fraction, rng.spawn(1)[0])
+    return X, y, (X_val, y_val)
+
+
+def _standardized(rows: Rows, Wt: Any,
+                  options: FitOptions) -> tuple[Rows, Any, Standardization]:
+    """The rows standardised by their scanned statistics, the start's hidden weights in those
+    units (a given ``init`` is in raw units; a drawn start already is in these), the map."""
+    bias = options.bias
+    scaling = Standardization.from_stats(rows.stats, bias, options.train_output)
+    rows = rows.standardized(*scaling.augmented(bias))
+    if options.init is not None:  # in raw units: map it in (a drawn start is not)
+        xp = rows.xp
+        offset = identity_offset(options.hidden, bias, xp, xp.float64, device(Wt)) \
+            if options.skip else None
+        Wt = scaling.hidden_to_standardized(Wt, offset, bias)
+    return rows, Wt, scaling
+
+
+def _ridge(l2: float | str | None, rows: Rows, bias: bool) -> float:
+    """The ridge to start from: ``l2`` when given, else the default (also ``l2="auto"``'s
+    start) ``DEFAULT_L2_FACTOR * mean(Xt**2)``."""
+    if isinstance(l2, float):
+        return l2
+    return DEFAULT_L2_FACTOR * (rows.stats.x_squares + rows.n * int(bias)) / (rows.n * rows.dt)
+
+
+def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Generator,
+               solver: str, joint: bool, unknowns: int, held_out: tuple[Any, Any] | None,
+               scaling: Standardization | None) -> _Loop:
+    """The step, the stall policy, the unit redraw and the optional ridge tuner, early-stopping
+    monitor and row stages of a fit (``unknowns`` of the hidden step's system)."""
+    rows, step, hidden, bias = problem.rows, options.step, options.hidden, options.bias
+    both = hidden * rows.dt + rows.k * (hidden + int(bias))  # unknowns of both layers
+    if options.l2 == "auto" and both > AUTO_L2_MAX_UNKNOWNS:
+        raise ValueError(f"l2='auto' decomposes the Gauss-Newton matrix of both layers; "
+                         f"{both} unknowns is more than AUTO_L2_MAX_UNKNOWNS = "
+                         f"{AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
+    system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
+
+    def curvature_size(m: int) -> int | None:  # the curvature sample on m rows
+        given = options.curvature_rows
+        return (curvature_sample(m, unknowns, rows.chunk_limit) if given is None
+                else given if given < m else None)
+
+    sample_rng = None if curvature_size(rows.n) is None or step == "exact" else rng.spawn(1)[0]
+    sizes = stage_sizes(rows.n, both, rows.chunk_limit) if options.progressive else []
+    stages = RowStages(problem, sizes, rng.spawn(1)[0]) if sizes else None
+
+    def make_step(problem: TrainingProblem) -> Step:
+        if step == "exact":
+            return ExactStep(problem, system_type)
+        return DampedStep(problem, system_type, joint, curvature_size(problem.rows.n),
+                          sample_rng)
+
+    certified = rows.in_memory() is not None  # the nonsmooth certificate needs the rows
+
+    def make_policy(problem: TrainingProblem, start: int) -> StallPolicy:
+        return StallPolicy(options.reinit and options.train_output, options.tol,
+                           problem.nonsmooth_residual if certified else None,
+                           round_start=start)
+
+    monitor = None if held_out is None else _monitor(problem, held_out, options, scaling)
+    return _Loop(make_step, make_policy,
+                 lambda problem, p: redraw_unit(problem, p, rng, rows.d),
+                 RidgeTuner() if options.l2 == "auto" else None, monitor, stages)
+
+
+def _monitor(problem: TrainingProblem, held_out: tuple[Any, Any], options: FitOptions,
+             scaling: Standardization | None) -> EarlyStopping:
+    """Early stopping on the held-out rows (standardised as the training rows are)."""
+    validation_rows = make_rows(*held_out, options.bias, options.hidden, None,
+                                options.precision)
+    validation_rows.scan()
+    if scaling is not None:
+        validation_rows = validation_rows.standardized(*scaling.augmented(options.bias))
+    return EarlyStopping(replace(problem, rows=validation_rows), options.n_iter_no_change)
 
 
 @dataclass
@@ -531,6 +567,20 @@ class _Loop:
     monitor: EarlyStopping | None = None
     stages: RowStages | None = None
 
+    def begin(self, problem: TrainingProblem, params: Params, first_record: int,
+              tune: bool = True) -> tuple[TrainingProblem, Params, Evaluation, Step,
+                                          StallPolicy]:
+        """Start on ``problem`` (the first, a new ridge's or a new stage's) from ``params``:
+        its output layer solved (with ``tune`` and ``l2="auto"``, the ridge chosen on it and
+        the output solved again), its state, and a fresh step and stall policy whose rounds
+        start at record ``first_record``."""
+        params = problem.trained_output(params)
+        if tune and self.tuner is not None:
+            problem = self.tuner.start(problem, params)
+            params = problem.trained_output(params)
+        return (problem, params, problem.evaluate(params), self.make_step(problem),
+                self.make_policy(problem, first_record))
+
 
 def _alternate(
     problem: TrainingProblem, loop: _Loop, params: Params, max_iter: int,
@@ -544,17 +594,9 @@ def _alternate(
     once a state's record is in the history) or the policy's best: never a step cut short by
     a ``KeyboardInterrupt`` (which stops the loop with ``"interrupted"``), nor a unit redrawn
     or a ridge changed after the last record."""
-    start = time.perf_counter()
-    full_rows = problem.rows
-    if loop.stages is not None:
-        problem = loop.stages.first()
-    params = problem.trained_output(params)
-    if loop.tuner is not None:
-        problem = loop.tuner.start(problem, params)
-        params = problem.trained_output(params)
-    state = problem.evaluate(params)
-    hidden_step, policy = loop.make_step(problem), loop.make_policy(problem, 0)
-    monitor = loop.monitor
+    start, full_rows, monitor = time.perf_counter(), problem.rows, loop.monitor
+    problem, params, state, hidden_step, policy = loop.begin(
+        problem if loop.stages is None else loop.stages.first(), params, 0)
 
     def record(iteration: int, fraction: float = 0.0, flips: int = 0, mu: float = 0.0,
                solves: int = 0, cg_iterations: int = 0, unit: int = -1) -> IterationRecord:
@@ -579,11 +621,9 @@ def _alternate(
             params, state = outcome.params, outcome.state
             retuned = None if loop.tuner is None else loop.tuner.after(iteration, problem, params)
             if retuned is not None:  # a new ridge ends the iteration: its record is at that
-                problem = retuned  # ridge, and a new objective, step and stall policy start
-                params = problem.trained_output(params)
-                state = problem.evaluate(params)
-                hidden_step = loop.make_step(problem)
-                policy = loop.make_policy(problem, len(history))
+                # ridge, and a new objective, step and stall policy start
+                problem, params, state, hidden_step, policy = loop.begin(
+                    retuned, params, len(history), tune=False)
             history.append(record(iteration, outcome.fraction, outcome.flips, outcome.mu,
                                   outcome.solves, outcome.cg_iterations, unit))
             kept = (problem, params, state, len(history))
@@ -600,29 +640,34 @@ def _alternate(
                 continue
             decision = policy.observe(history, previous, params, state, problem.xp)
             if loop.stages is not None and loop.stages.due(iteration, decision != CONTINUE):
-                problem = loop.stages.advance(iteration, problem)  # more rows: a new problem
-                params = problem.trained_output(params)
-                if loop.tuner is not None:
-                    problem = loop.tuner.start(problem, params)
-                    params = problem.trained_output(params)
-                state = problem.evaluate(params)
-                hidden_step = loop.make_step(problem)
-                policy = loop.make_policy(problem, len(history))
-                continue
-            if decision == CONTINUE:
-                continue
-            if decision in ("critical_point", "no_progress"):
+                problem, params, state, hidden_step, policy = loop.begin(  # more rows
+                    loop.stages.advance(iteration, problem), params, len(history))
+            elif decision in ("critical_point", "no_progress"):
                 stop_reason = decision
                 break
-            params, unit = loop.redraw(problem, policy.best[0] if policy.best else params)
-            state = problem.evaluate(params)
-            hidden_step.restart()
+            elif decision != CONTINUE:
+                params, unit = loop.redraw(problem, policy.best[0] if policy.best else params)
+                state = problem.evaluate(params)
+                hidden_step.restart()
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     # What is returned was recorded: not a unit redrawn, nor a new ridge's output solve, after
     # the last iteration's record (nor a step an interrupt cut short).
     problem, params, state, recorded = kept
     del history[recorded:]
+    problem, params, state = _returned(problem, params, state, policy, monitor, full_rows)
+    if progress:
+        print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
+              f"loss {state.reported_loss:.6e}", file=sys.stderr)
+    return problem, params, state, history, stop_reason
+
+
+def _returned(problem: TrainingProblem, params: Params, state: Evaluation, policy: StallPolicy,
+              monitor: EarlyStopping | None,
+              full_rows: Rows) -> tuple[TrainingProblem, Params, Evaluation]:
+    """What :func:`_alternate` returns from its last recorded state: the monitor's best on
+    the held-out rows, else the stall policy's best, evaluated on every row when the fit
+    stopped on a sample."""
     if monitor is not None and monitor.best is not None:
         _, problem, params, state = monitor.best
     else:
@@ -630,10 +675,7 @@ def _alternate(
     if problem.rows is not full_rows:  # stopped on a sample: the returned state on every row
         problem = replace(problem, rows=full_rows)
         state = problem.evaluate(params)
-    if progress:
-        print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
-              f"loss {state.reported_loss:.6e}", file=sys.stderr)
-    return problem, params, state, history, stop_reason
+    return problem, params, state
 
 
 def choose_solver(solver: str, unknowns: int, max_dense_bytes: int | None,

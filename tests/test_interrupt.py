@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -350,11 +349,13 @@ def long_data(tmp_path: Path, rows: int = 20_000) -> tuple[Path, Path]:
     return tmp_path / "X.npy", tmp_path / "y.npy"
 
 
-def interrupt_when(process: subprocess.Popen, ready, timeout: float = 60.0) -> list[str]:
+def interrupt_when(process: subprocess.Popen, ready, timeout: float = 300.0) -> list[str]:
     """Read ``process``'s stderr until a line satisfies ``ready``, send SIGINT, and return the
-    lines read then and after (it must end within the timeout)."""
+    lines read then and after. A process still running after ``timeout`` seconds (its start-up
+    and JIT compilation on a loaded test runner included) is killed, so that its exit status
+    is not the one the tests expect: a fit that ignores SIGINT fails, it does not hang."""
     lines: list[str] = []
-    timer = threading.Timer(timeout, process.kill)  # never hang on a process that stalls
+    timer = threading.Timer(timeout, process.kill)
     timer.start()
     try:
         for line in process.stderr:
@@ -379,7 +380,6 @@ def child_env() -> dict[str, str]:
 def test_sigint_to_the_cli_writes_the_network_and_exits_130(tmp_path, capsys):
     X_path, y_path = long_data(tmp_path)
     out = tmp_path / "net.npz"
-    started = time.monotonic()
     with subprocess.Popen(
             [sys.executable, "-m", "relu_altmin.cli", "fit", str(X_path), "--targets",
              str(y_path), "--hidden", "16", "--max-iter", "100000", "--out", str(out), "--json"],
@@ -388,7 +388,6 @@ def test_sigint_to_the_cli_writes_the_network_and_exits_130(tmp_path, capsys):
         lines = interrupt_when(process, lambda line: line.split()[:3] == ["fit", "iter",
                                                                           "2/100000"])
         stdout = process.stdout.read()
-    assert time.monotonic() - started < 60
     assert process.returncode == 130, "".join(lines)
     assert "Traceback" not in "".join(lines)
     document = json.loads(stdout)

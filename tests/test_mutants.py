@@ -20,6 +20,7 @@ def test_mutant_applies_to_one_place(mutant):
     _path, source, broken_source = mutants.mutated(function, original, broken)
     assert broken_source != source
     assert len(broken_source) - len(source) == len(broken) - len(original)
+    compile(broken_source, str(_path), "exec")  # a change of meaning, not a syntax error
     assert tests.strip()
 
 
