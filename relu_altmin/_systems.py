@@ -185,8 +185,9 @@ class HiddenSystem(_DampedSystem):
 
     @staticmethod
     def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
-              *, joint: bool) -> HiddenSystem:
-        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+              *, joint: bool, kept: PatternSums | None = None) -> HiddenSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass.
+        ``kept`` is ignored: the dense system has no preconditioner to reuse."""
         xp, n = rows.xp, rows.n
         h, dt = params.Wt.shape
         p = h * dt
@@ -203,6 +204,11 @@ class HiddenSystem(_DampedSystem):
             blocks = xp.reshape(eye_k[:, None, :, None] * A[None, :, None, :], (k * m, k * m))
             G = xp.concat([xp.concat([G, B], axis=1), xp.concat([B.T, blocks], axis=1)], axis=0)
         return HiddenSystem(G, rhs, damping, (h, dt), xp)
+
+    @property
+    def sums(self) -> PatternSums | None:
+        """Nothing to keep: the dense system has no preconditioner."""
+        return None
 
     def solve(self, mu: float) -> tuple[Any, int]:
         """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and 0 CG steps."""
@@ -248,6 +254,8 @@ class MatrixFreeSystem(_DampedSystem):
     over the rows). The preconditioner is block-diagonal: ``C[j, j] T[j, j] + n l2 I +
     mu diag(G)_j`` for each hidden unit ``j`` (``C = V V^T``, ``T[j, j] = Xt^T diag(D_j^2) Xt``)
     and, for ``joint=True``, the output step's matrix ``A = Hb^T Hb + n l2 P`` for each output.
+    Built on ``kept`` :class:`PatternSums`, the ``T[j, j]`` are those sums (formed at an
+    earlier pattern) and only the rest is formed at ``params``.
     """
 
     rows: Rows
@@ -263,16 +271,23 @@ class MatrixFreeSystem(_DampedSystem):
     output_inverse: Any  # A^{-1}, m x m, for joint=True, else None
     shape: tuple[int, int]
     xp: Any
+    sums: PatternSums  # the T[j, j] the blocks were made of, for later systems to reuse
 
     @staticmethod
     def build(rows: Rows, params: Params, negative_slope: float, l2: float, state: Evaluation,
-              *, joint: bool) -> MatrixFreeSystem:
-        """The system at ``params`` (whose pass over the rows is ``state``): one more pass."""
+              *, joint: bool, kept: PatternSums | None = None) -> MatrixFreeSystem:
+        """The system at ``params`` (whose pass over the rows is ``state``): one more pass,
+        ``O(n h d~^2)``; with ``kept`` (sums formed at an earlier pattern) that pass forms only
+        the damping diagonal (and the joint step's output gram), ``O(n h d~)``
+        (``O(n h (d~ + h))`` joint). The system is the same either way; only the
+        preconditioner's ``T[j, j]`` are the kept ones."""
         xp, n = rows.xp, rows.n
         h, dt = params.Wt.shape
-        grams, gram = rows.reduce(preconditioner_sums, params, negative_slope, joint)
+        sums, diagonal, gram = _pattern_sums(rows, params, negative_slope, joint, kept)
+        grams = sums.units if sums.rows == n else (n / sums.rows) * sums.units
         grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams  # C[j,j] T[j,j]
-        damping = xp.linalg.diagonal(grams)  # diag(G), h x d~
+        damping = (xp.linalg.diagonal(grams) if diagonal is None  # diag(G), h x d~
+                   else xp.sum(params.V * params.V, axis=1)[:, None] * diagonal)
         blocks = grams + (n * l2) * xp.eye(dt, dtype=grams.dtype, device=device(grams))
         rhs = _newton_rhs(state.grad, n, xp, joint=joint)
         penalised = output_inverse = None
@@ -287,7 +302,7 @@ class MatrixFreeSystem(_DampedSystem):
             for Xt, _ in chunks]
         return MatrixFreeSystem(rows, params, negative_slope, joint, patterns, l2, penalised,
                                 rhs, xp.reshape(damping, (h * dt,)), blocks, output_inverse,
-                                (h, dt), xp)
+                                (h, dt), xp, sums)
 
     def apply(self, mu: float, x: Any) -> Any:
         """The damped system times the flat vector ``x`` (length ``p``, or ``p + q``)."""
@@ -341,6 +356,39 @@ class MatrixFreeSystem(_DampedSystem):
                                             self.precondition(mu), self.xp, rtol=CG_RTOL,
                                             max_iter=CG_MAX_ITER)
         return self.xp.reshape(x, (-1, 1)), iterations
+
+
+@dataclass(frozen=True)
+class PatternSums:
+    """The part of the preconditioner that depends on the pattern alone: ``T[j, j] =
+    Xt^T diag(D_j^2) Xt`` (``units``, h x d~ x d~) summed over ``rows`` rows. A CG step may build
+    later systems on it while the pattern barely moves (``relu_altmin._steps.KeptSums``)."""
+
+    units: Any
+    rows: int
+
+
+def _pattern_sums(rows: Rows, params: Params, negative_slope: float, joint: bool,
+                  kept: PatternSums | None) -> tuple[PatternSums, Any, Any]:
+    """The :class:`PatternSums` (formed on ``rows`` at ``params``, or ``kept``), the damping
+    sums ``sum_i D[i, j]^2 Xt[i, a]^2`` formed at ``params`` when the pattern sums are kept
+    (``None`` when formed: their diagonal is that), and the joint step's ``Hb^T Hb`` (or
+    ``None``): one pass over ``rows``."""
+    if kept is None:
+        units, gram = rows.reduce(preconditioner_sums, params, negative_slope, joint)
+        return PatternSums(units, rows.n), None, gram
+    diagonal, gram = rows.reduce(diagonal_sums, params, negative_slope, joint)
+    return kept, diagonal, gram
+
+
+def diagonal_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
+                  joint: bool) -> tuple[Any, Any]:
+    """One chunk's diagonals of the ``T[j, j]``, ``sum_i D[i, j]^2 Xt[i, a]^2`` (h x d~), and,
+    for ``joint``, ``Hb^T Hb`` (else ``None``): :func:`preconditioner_sums` without the
+    off-diagonal entries, at ``O(rows h d~)``."""
+    xp = array_namespace(Xt, Y)
+    D, Hb = _pattern_and_features(Xt, params, negative_slope, joint, xp)
+    return (D * D).T @ (Xt * Xt), (None if Hb is None else Hb.T @ Hb)
 
 
 def preconditioner_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,

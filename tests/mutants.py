@@ -659,6 +659,19 @@ MUTANTS = [
      "sse = y_squares - float(xp.sum(theta * (2 * rhs - gram @ theta)))",
      "sse = y_squares - float(xp.sum(theta * (rhs - gram @ theta)))",
      "bound_the_objective or descends"),
+    # Preconditioner reuse (test_curvature.py).
+    ("preconditioner sums kept after a restart", "DampedStep.restart",
+     "        self.kept.forget()\n", "", "keeps_the_sums"),
+    ("exact step keeps its sums after a restart", "ExactStep.restart",
+     "        self.kept.forget()\n", "        pass\n", "keeps_the_sums"),
+    ("preconditioner sums kept however far the pattern moved", "KeptSums.usable",
+     "if self.sums is None or not self.flipped < REUSE_FLIPS * entries:",
+     "if self.sums is None:", "keeps_the_sums"),
+    ("damped step's flips not counted", "DampedStep.take",
+     "                    self.kept.moved(trial_state.flips)\n", "", "keeps_the_sums"),
+    ("damping from the kept sums", "MatrixFreeSystem.build",
+     "else xp.sum(params.V * params.V, axis=1)[:, None] * diagonal)",
+     "else xp.linalg.diagonal(grams))", "another_pattern or same_pattern"),
 ]
 
 

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 from conftest import to_numpy
-from hypothesis import given
+from hypothesis import given, note
 from hypothesis import strategies as st
 from strategies import problems
 from test_properties import (
@@ -218,3 +218,143 @@ def test_output_sums_bound_the_objective_from_below_and_closely(prob, shift, chu
     allowance = 2 * n * EPS64 * scale**2 / (2 * n)
     assert lowest <= evaluated
     assert evaluated - lowest <= 2 * allowance
+
+
+# Preconditioner reuse (relu_altmin._steps.REUSE_FLIPS, docs/method.md "Matrix-free solves"):
+# a CG step keeps the pattern sums T[j, j] of its block preconditioner while few pattern
+# entries flipped since they were formed. A system built on kept sums is the fresh system
+# (right-hand side, products, damping diagonal) with only the preconditioner's T[j, j]
+# replaced; CG on it still meets its stopping rule for the fresh system, a step keeps the sums
+# of the last point where they were due (the first system, after a re-initialisation, after
+# REUSE_FLIPS n h flips), and fits that reuse still descend.
+
+def built_on(xp, prob, params, l2, joint, kept=None, chunk_rows=None):
+    """``MatrixFreeSystem.build`` at ``params`` on the problem's rows, on ``kept`` sums."""
+    rows = data_rows(prob, xp, chunk_rows)
+    state = TrainingProblem(rows, prob.negative_slope, l2, True).evaluate(params)
+    return MatrixFreeSystem.build(rows, params, prob.negative_slope, l2, state, joint=joint,
+                                  kept=kept)
+
+
+def moved_params(xp, params, seed, scale):
+    """``params`` with every weight moved (a new pattern) and the output layer rescaled."""
+    rng = np.random.default_rng(seed)
+    Wt = to_numpy(params.Wt)
+    V = to_numpy(params.V)
+    return params.replace(Wt=xp.asarray(Wt + scale * np.abs(Wt).max() * rng.standard_normal(
+        Wt.shape)), V=xp.asarray(V * rng.uniform(0.5, 2.0, size=V.shape)))
+
+
+@given(prob=problems(allow_known_output=False), joint=st.booleans(),
+       l2_factor=st.floats(1e-3, 1e3), seed=st.integers(0, 2**32 - 1),
+       chunk_rows=st.sampled_from([None, 5]))
+def test_kept_sums_at_the_same_pattern_give_the_fresh_system(xp, prob, joint, l2_factor, seed,
+                                                             chunk_rows):
+    """Sums kept from another ridge and output layer at the same hidden weights: the system
+    and its preconditioner blocks are the fresh ones (ridge and coupling are not kept)."""
+    _, _, params, _, l2 = start_state(xp, prob, output_scale=1.5)
+    other = moved_params(xp, params, seed, 0.0)  # the same pattern, another V
+    kept = built_on(xp, prob, other, l2 * l2_factor + 1e-3, not joint, chunk_rows=chunk_rows).sums
+    fresh = built_on(xp, prob, params, l2, joint, chunk_rows=chunk_rows)
+    reused = built_on(xp, prob, params, l2, joint, kept, chunk_rows)
+    assert reused.sums is kept
+    np.testing.assert_array_equal(to_numpy(reused.rhs), to_numpy(fresh.rhs))
+    np.testing.assert_array_equal(to_numpy(reused.blocks), to_numpy(fresh.blocks))
+    if joint:
+        np.testing.assert_array_equal(to_numpy(reused.output_inverse),
+                                      to_numpy(fresh.output_inverse))
+    n = prob.X.shape[0]
+    np.testing.assert_allclose(to_numpy(reused.damping), to_numpy(fresh.damping),
+                               rtol=4 * (n + 2) * EPS64, atol=1e-300)
+
+
+@pytest.fixture
+def tight_cg(monkeypatch):
+    """CG run to a tight tolerance with room for every iteration it needs."""
+    from relu_altmin import _systems
+    monkeypatch.setattr(_systems, "CG_RTOL", 1e-9)
+    monkeypatch.setattr(_systems, "CG_MAX_ITER", 10_000)
+    return 1e-9
+
+
+@given(prob=problems(allow_known_output=False), joint=st.booleans(), mu=st.floats(1e-8, 1e4),
+       seed=st.integers(0, 2**32 - 1), scale=st.floats(0.05, 2.0))
+def test_a_system_on_sums_from_another_pattern_solves_the_fresh_system(
+        xp, tight_cg, prob, joint, mu, seed, scale):
+    """Sums kept from other hidden weights (another pattern): the right-hand side, product
+    and damping diagonal are the fresh system's, and CG, preconditioned by the kept sums,
+    meets its stopping rule on the fresh system (the backward error ``||b - A x||`` at most
+    its tolerance times ``||b||``, plus rounding)."""
+    _, _, params, _, l2 = start_state(xp, prob, output_scale=1.5)
+    kept = built_on(xp, prob, moved_params(xp, params, seed, scale), l2, joint).sums
+    fresh = built_on(xp, prob, params, l2, joint)
+    reused = built_on(xp, prob, params, l2, joint, kept)
+    n = prob.X.shape[0]
+    np.testing.assert_array_equal(to_numpy(reused.rhs), to_numpy(fresh.rhs))
+    np.testing.assert_allclose(to_numpy(reused.damping), to_numpy(fresh.damping),
+                               rtol=4 * (n + 2) * EPS64, atol=1e-300)
+    x, iterations = reused.solve(mu)
+    from relu_altmin import _systems
+    assert iterations < _systems.CG_MAX_ITER
+    m = fresh.rhs.shape[0]
+    eye = xp.eye(m, dtype=xp.float64)
+    matrix = np.stack([to_numpy(fresh.apply(mu, eye[:, i])) for i in range(m)], axis=1)
+    x, b = to_numpy(x)[:, 0], to_numpy(fresh.rhs)
+    residual = np.linalg.norm(matrix @ x - b)
+    rounding = 1e3 * EPS64 * (n + m) * (np.linalg.norm(matrix) * np.linalg.norm(x)
+                                        + np.linalg.norm(b))
+    note(f"{iterations} iterations, residual {residual:.3e}, |b| {np.linalg.norm(b):.3e}")
+    assert residual <= 2 * tight_cg * np.linalg.norm(b) + rounding
+
+
+@pytest.mark.parametrize("kind", ["joint", "damped", "exact"])
+@given(prob=problems(allow_known_output=False), reuse=st.floats(0.0, 1.0),
+       actions=st.lists(st.sampled_from(["take", "take", "restart"]), min_size=1, max_size=8),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_step_keeps_the_sums_of_the_last_point_they_were_due(xp, monkeypatch, kind, prob,
+                                                               reuse, actions, seed):
+    """Whatever the steps and re-initialisations, the sums a step keeps are those formed at
+    the last point where they were due: its first system, the first after a restart, the
+    first after ``REUSE_FLIPS n h`` pattern entries flipped since they were formed. Each
+    damped step accepted lowers the objective."""
+    from relu_altmin import _steps
+    monkeypatch.setattr(_steps, "REUSE_FLIPS", reuse)
+    _, _, params, _, l2 = start_state(xp, prob)
+    rows = data_rows(prob, xp, None)
+    problem = TrainingProblem(rows, prob.negative_slope, l2, True)
+    step = (_steps.ExactStep(problem, MatrixFreeSystem) if kind == "exact" else
+            _steps.DampedStep(problem, MatrixFreeSystem, kind == "joint"))
+    state = problem.evaluate(params)
+    entries = rows.n * prob.hidden
+    due, flipped, formed = True, 0, None
+    for i, action in enumerate(actions):
+        if action == "restart":  # a unit redrawn: another pattern, the step told
+            params = problem.trained_output(moved_params(xp, params, seed + i, 1.0))
+            state = problem.evaluate(params)
+            step.restart()
+            due = True
+            continue
+        if due or not flipped < reuse * entries:
+            formed, flipped = params, 0
+        outcome = step.take(params, state)
+        if outcome.fraction and 0.0 < outcome.mu <= _steps.MU_SWITCH:  # a damped step taken
+            assert outcome.state.objective < state.objective
+        flipped += outcome.flips
+        params, state, due = outcome.params, outcome.state, False
+        np.testing.assert_array_equal(
+            to_numpy(step.kept.sums.units),
+            to_numpy(built_on(xp, prob, formed, l2, kind == "joint").sums.units))
+
+
+@pytest.mark.parametrize("step", ["joint", "damped", "exact"])
+@given(prob=problems(), reuse=st.sampled_from([0.01, 0.3, 1.0]))
+def test_fits_that_reuse_the_preconditioner_descend_and_are_reproducible(
+        xp, monkeypatch, step, prob, reuse):
+    from relu_altmin import _steps
+    monkeypatch.setattr(_steps, "REUSE_FLIPS", reuse)
+    kwargs = dict(max_iter=8, step=step, solver="cg", tol=0.0)
+    result = run_fit(xp, prob, **kwargs)
+    assert_descends_between_reinits(prob, result)
+    again = run_fit(xp, prob, **kwargs)
+    strip = [{**vars(r), "seconds": 0.0} for r in result.history]
+    assert strip == [{**vars(r), "seconds": 0.0} for r in again.history]
