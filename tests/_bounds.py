@@ -17,6 +17,7 @@ independently of the package.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +25,10 @@ import numpy as np
 EPS64 = float(np.finfo(np.float64).eps)
 
 
-def gamma(n: int) -> float:
-    """``n eps / (1 - n eps)``: the relative error bound of a sum or product chain of ``n``."""
-    return n * EPS64 / (1.0 - n * EPS64)
+def gamma(n: int, eps: float = EPS64) -> float:
+    """``n eps / (1 - n eps)``: the relative error bound of a sum or product chain of ``n``
+    (``eps``: the unit roundoff's double, ``finfo(dtype).eps``; float64's by default)."""
+    return n * eps / (1.0 - n * eps)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,14 @@ def _norm(a: np.ndarray) -> float:
     return float(np.linalg.norm(a))
 
 
+def ratio(error: np.ndarray, bound: np.ndarray) -> float:
+    """The largest ``|error| / bound`` (0 where both are 0, ``inf`` where only the bound is),
+    for the tests' notes."""
+    error, bound = np.broadcast_arrays(np.abs(error), bound)
+    return float(np.max(np.divide(error, bound, out=np.where(error > 0, np.inf, 0.0),
+                                  where=bound > 0), initial=0.0))
+
+
 def _scales(s: State, rounding: float = 0.0) -> dict[str, float]:
     """The sizes ``critical_point_residuals`` divides the gradients by (``residual_ratios``):
     ``W``: ``||V|| ||X|| ||Y|| / n + l2 ||W||``; ``b``: ``||V|| sqrt(n) ||Y|| / n + l2 ||b||``;
@@ -296,14 +306,20 @@ def objective_error(s: State) -> float:
     most ``e = gamma(d~ + h + 5) U`` (:func:`forward_error` and the subtraction of ``Y``), so
     ``||E||^2`` by ``sum (2 |E| + e) e`` plus ``gamma(nk) ||E||^2`` for its own sum; the penalty
     by ``gamma(#weights) l2 ||.||^2``; then three more roundings."""
-    h, dt = s.Wt.shape
-    e = gamma(dt + h + 5) * s.U
     sse = float(np.sum(s.E**2))
-    sse_error = float(np.sum((2 * np.abs(s.E) + e) * e)) + gamma(s.E.size) * sse
     penalty = s.l2 * float(np.sum(s.Wt**2) + np.sum(s.V**2))
     objective = 0.5 * sse / s.n + 0.5 * penalty
-    return (0.5 * sse_error / s.n + 0.5 * gamma(s.Wt.size + s.V.size + 1) * penalty
-            + gamma(3) * objective)
+    return (0.5 * squared_error_rounding(s) / s.n
+            + 0.5 * gamma(s.Wt.size + s.V.size + 1) * penalty + gamma(3) * objective)
+
+
+def squared_error_rounding(s: State) -> float:
+    """Bound on the rounding of the computed ``||E||^2`` at ``s``: each ``E`` entry is off by
+    at most ``e = gamma(d~ + h + 5) U`` (:func:`forward_error` and the subtraction of ``Y``),
+    so the square by ``sum (2 |E| + e) e``, plus ``gamma(nk) ||E||^2`` for its own sum."""
+    h, dt = s.Wt.shape
+    e = gamma(dt + h + 5) * s.U
+    return float(np.sum((2 * np.abs(s.E) + e) * e)) + gamma(s.E.size) * float(np.sum(s.E**2))
 
 
 def _output_eigen(s: State) -> tuple[np.ndarray, np.ndarray]:
@@ -458,22 +474,132 @@ def operator_norm_bound(s: State) -> float:
     return _norm(s.V) ** 2 * _norm(s.Xt) ** 2 + s.n * s.l2
 
 
-def cg_residual_gap(s: State, steps: list[tuple[float, np.ndarray, np.ndarray, float]]) -> float:
+#: One step of conjugate gradients as recorded: ``(alpha, d, q, r_norm)``.
+CGStep = tuple[float, np.ndarray, np.ndarray, float]
+
+
+def cg_residual_gap(s: State, steps: Sequence[CGStep]) -> float:
+    """:func:`cg_gap` for the fixed-pattern system ``A = G + n l2 I`` at ``s``: its norm is
+    at most :func:`operator_norm_bound`, its products round by :func:`hidden_product_error`."""
+    return cg_gap(steps, operator_norm_bound(s),
+                  lambda d: hidden_product_error(s, np.reshape(d, s.Wt.shape)))
+
+
+def cg_gap(steps: Sequence[CGStep], norm_A: float,
+           product_error: Callable[[np.ndarray], float]) -> float:
     """Bound on ``||(b - A x) - r||`` between the true and the recursively updated residual of
-    conjugate gradients after the ``steps`` it took on ``A x = b`` (``A = G + n l2 I`` at
-    ``s``, from ``x = 0``). Each step ``(alpha, d, q, r_norm)`` (``q`` the computed ``A d``,
-    ``r_norm`` the norm of the residual it updates) makes ``x' = fl(x + alpha d)``
-    (``|xi| <= eps |x'|``) and ``r' = fl(r - alpha q)`` (``|eta| <= gamma(2) (|r'| + |alpha
-    q|)``), ``q = A d + zeta`` (:func:`hidden_product_error`); the gap moves by
-    ``-A xi + alpha zeta - eta`` (Greenbaum, SIAM J. Matrix Anal. Appl. 18 (1997)), and
-    ``||x'|| <= (1 + gamma(j)) sum |alpha| ||d||``, ``||r'|| <= ||r|| + |alpha| ||q||``."""
-    norm_A = operator_norm_bound(s)
+    conjugate gradients after the ``steps`` it took on ``A x = b`` from ``x = 0``
+    (``||A||_2 <= norm_A``; ``product_error(d)`` bounds ``||fl(A d) - A d||``). Each step
+    ``(alpha, d, q, r_norm)`` (``q`` the computed ``A d``, ``r_norm`` the norm of the residual
+    it updates) makes ``x' = fl(x + alpha d)`` (``|xi| <= eps |x'|``) and
+    ``r' = fl(r - alpha q)`` (``|eta| <= gamma(2) (|r'| + |alpha q|)``), ``q = A d + zeta``;
+    the gap moves by ``-A xi + alpha zeta - eta`` (Greenbaum, SIAM J. Matrix Anal. Appl. 18
+    (1997)), and ``||x'|| <= (1 + gamma(j)) sum |alpha| ||d||``,
+    ``||r'|| <= ||r|| + |alpha| ||q||``."""
     gap, x_norm = 0.0, 0.0
     for j, (alpha, d, q, r_norm) in enumerate(steps, start=1):
         a = abs(alpha)
         x_norm += a * _norm(d)
         r_next = r_norm + a * _norm(q)
-        gap += (EPS64 * norm_A * (1 + gamma(j)) * x_norm
-                + a * hidden_product_error(s, np.reshape(d, s.Wt.shape))
+        gap += (EPS64 * norm_A * (1 + gamma(j)) * x_norm + a * product_error(d)
                 + gamma(2) * (r_next + a * _norm(q)))
     return (1 + gamma(len(steps))) * gap
+
+
+def cg_stop(rtol: float, b_norm: float, m: int) -> float:
+    """Bound on the recursively updated residual's norm when conjugate gradients stop on
+    ``||r|| <= rtol ||b||`` (``m`` unknowns): both norms computed within ``gamma(m + 2)``."""
+    return rtol * b_norm * (1 + gamma(m + 2)) ** 2 / (1 - gamma(m + 2))
+
+
+def gauss_newton_magnitudes(s: State, D: np.ndarray, joint: bool) -> np.ndarray:
+    """Bound on ``|J|``, the Jacobian of ``vec(F)`` (rows ``(i, m)``) in ``vec(Wt)`` and, for
+    ``joint``, ``[V; c]`` output by output (the unknowns of the hidden-step systems):
+    ``|V[j, m]| |D[i, j]| |Xt[i, a]|``, and ``[m = m'] [Z, 1][i, l]`` in place of
+    ``[H, 1][i, l]`` (``|H| <= Z``, and ``Z`` also bounds the rounding of the computed ``H``,
+    ``gamma(d~ + 2) Z``)."""
+    n, k = s.Y.shape
+    JW = np.einsum("jm,ij,ia->imja", np.abs(s.V), np.abs(D), np.abs(s.Xt)).reshape(n * k, -1)
+    if not joint:
+        return JW
+    Zb = s.Z if s.c is None else np.c_[s.Z, np.ones(n)]
+    return np.c_[JW, np.einsum("mq,il->imql", np.eye(k), Zb).reshape(n * k, -1)]
+
+
+def gauss_newton_chain(s: State) -> int:
+    """Roundings along the longest chain behind an entry of the damped hidden-step system
+    ``A = J^T J + n l2 diag(1, P) + mu diag(G)`` or of a product ``A d``, formed in either
+    path (``HiddenSystem``: ``masked_gram``, its coupling ``V V^T``, the cross block ``V M``,
+    the output block ``Hb^T Hb``; ``MatrixFreeSystem``: ``J^T (J d)``, its damping and
+    preconditioner blocks), in any order and over any chunks.
+
+    A term of ``(A d)[(j, a)]`` is a product of at most 7 factors (``Xt, D, V, V, D, Xt, d``
+    or ``Hb, Hb, d``): 6 roundings; it goes through the sums over ``a`` (``d~``), over ``j``
+    and ``l`` (``U = (D * Xt dW^T) V + Hb dT``: ``2h + 1``), over outputs (``k``) and over
+    rows (``n``); the ridge and the damping add 3 more (``n l2``, ``mu diag(G)``, the sum);
+    so ``6 + (d~ - 1) + 2h + (k - 1) + (n - 1) + 3``. The dense path's chains are shorter:
+    ``G``'s terms go through the sums over rows and outputs, 3 products, the coupling's and
+    the ridge's and damping's roundings and 4 of ``masked_gram``'s two-level pattern split,
+    ``n + k + 7``. ``Hb`` is off by ``gamma(d~ + 2) Z`` (the pre-activation's sum and the
+    activation), at most twice in a term: ``2 (d~ + 2)`` more.
+    """
+    n, k = s.Y.shape
+    h, dt = s.Wt.shape
+    return n + k + dt + 2 * h + 6 + 2 * (dt + 2)
+
+
+def gauss_newton_terms(s: State, D: np.ndarray, joint: bool, mu: float) -> np.ndarray:
+    """The sizes of the terms of each entry of the damped hidden-step system at ``s`` (pattern
+    ``D``): ``|J|^T |J| + n l2 diag(1, P) + mu diag(|J_W|^T |J_W|)``
+    (:func:`gauss_newton_magnitudes`; ``P`` zero at the output biases). Each entry of the
+    system as either path forms it, and of its products ``A d`` over ``|d|``, is within
+    ``gamma(N)`` (:func:`gauss_newton_chain`) times these terms (Higham Lemma 3.1 and 3.3
+    for sums and products of ``N`` roundings; the pattern ``D`` is the computed one)."""
+    J = gauss_newton_magnitudes(s, D, joint)
+    p, m = s.Wt.size, J.shape[1]
+    ridge = np.ones(m)
+    if joint and s.c is not None:
+        h = s.V.shape[0]
+        ridge[p + h::h + 1] = 0.0  # the output biases are not penalised
+    damping = np.einsum("ij,ij->j", J[:, :p], J[:, :p])
+    return J.T @ J + np.diag(s.n * s.l2 * ridge + mu * np.r_[damping, np.zeros(m - p)])
+
+
+def least_eigenvalue(A: np.ndarray) -> float:
+    """Lower bound on the least eigenvalue of the symmetric ``A`` from its computed one: the
+    eigensolver's backward error, ``m eps ||A||_2`` (as in :func:`_output_eigen`)."""
+    return float(np.linalg.eigvalsh(A).min()) - A.shape[0] * EPS64 * np.linalg.norm(A, 2)
+
+
+def lu_solve_accepted(size: np.ndarray, least: float, columns: int) -> bool:
+    """Whether ``solve_regularised`` surely keeps its plain LU solve of ``S x = b`` (``|S| <=
+    size``, ``lambda_min(S) >= least``, ``columns`` right-hand sides): with ``||dS||_2 <= e``
+    (the Frobenius norm of :func:`lu_pivoted`), ``||x|| <= ||b|| / (least - e)`` and the
+    computed residual is at most ``(e + gamma(m + 2) ||S||_F) ||x|| + gamma(m + 2) ||b||``,
+    within its ``sqrt(eps) ||b||`` check (norms within ``gamma(m columns + 2)``); the same
+    test as :func:`output_ridge`'s for ``delta = 0``."""
+    m = size.shape[0]
+    e, norm = _norm(lu_pivoted(size)), _norm(size)
+    check = math.sqrt(EPS64) * (1 - gamma(m * columns + 2)) / (1 + gamma(m * columns + 2))
+    return bool(least > e and (e + gamma(m + 2) * norm) / (least - e) + gamma(m + 2) <= check)
+
+
+def network_forward_error(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, V: np.ndarray,
+                          c: np.ndarray | None, skip: bool, eps: float,
+                          extra: int = 0) -> np.ndarray:
+    """Bound on the rounding of each output of the network ``(W, b, V, c)`` (skip: ``W + I``)
+    evaluated on ``X`` in a floating point of ``eps`` (n x k), in any summation order: the
+    pre-activation ``[X, 1] [W + I, b]^T`` (forming ``W + I``, ``d~`` products and sums), the
+    activation (its slope ``D`` and the product), the output (``h`` products and sums, ``c``):
+    ``gamma(d~ + h + 4 + extra) (Z |V| + |c|)`` with ``Z = |[X, 1]| |[W, b]|^T + |X|`` (skip)
+    the pre-activation's terms, as :func:`forward_error` (the activation is 1-Lipschitz, so a
+    pattern entry that flips on a tie moves the output by less). ``extra``: roundings of the
+    first layer's weights made beforehand (folding and unfolding ``I``)."""
+    n = X.shape[0]
+    X = X.astype(np.float64)
+    Xt = X if b is None else np.c_[X, np.ones(n)]
+    Wt = W.astype(np.float64) if b is None else np.c_[W, b].astype(np.float64)
+    Z = np.abs(Xt) @ np.abs(Wt).T + (np.abs(X) if skip else 0.0)
+    V = np.reshape(V, (W.shape[0], -1)).astype(np.float64)
+    terms = Z @ np.abs(V) + (0.0 if c is None else np.abs(np.reshape(c, (-1,))))
+    return gamma(Xt.shape[1] + W.shape[0] + 4 + extra, eps) * terms

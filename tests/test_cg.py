@@ -4,18 +4,37 @@ docs/design.md §2).
 The system is never formed in the solver; here it is formed by the dense path
 (``HiddenSystem``, itself checked against an einsum Jacobian in ``test_properties.py``) and
 the matrix-free products, preconditioner and solutions are compared with it, on every backend
-of the ``xp`` fixture. Tolerances follow float64 rounding and the problem's sizes.
+of the ``xp`` fixture. Every rounding bound is derived from the sizes of the terms summed
+(``_bounds.gauss_newton_terms``), the longest chain of roundings (``gauss_newton_chain``), the
+LU backward error (``lu_pivoted``) and Greenbaum's bound on CG's residual gap (``cg_gap``).
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-from _bounds import cg_residual_gap, gamma, hidden_gradient_error
+from _bounds import (
+    EPS64,
+    CGStep,
+    State,
+    cg_gap,
+    cg_residual_gap,
+    cg_stop,
+    gamma,
+    gauss_newton_chain,
+    gauss_newton_terms,
+    hidden_gradient_error,
+    least_eigenvalue,
+    lu_pivoted,
+    lu_solve_accepted,
+    ratio,
+)
 from conftest import to_numpy
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
-from strategies import EPS64, problems
+from strategies import Problem, problems
 from test_properties import (
     STEPS,
     assert_descends_between_reinits,
@@ -23,7 +42,6 @@ from test_properties import (
     mus,
     numpy_arrays,
     output_tolerance,
-    reference_jacobian,
     run_fit,
     split_arrays,
     start_state,
@@ -50,19 +68,20 @@ def systems(xp, prob, mu, output_scale, joint):
     return (Xt, Y, params, fw, l2), dense, free, matrix
 
 
-def product_bound(xp, state, joint, mu, damping):
-    """Entrywise rounding bound of the formed system: ``(n + m) eps`` times the summed terms.
+def bound_state(prob: Problem, state) -> tuple[State, np.ndarray]:
+    """``_bounds.State`` of :func:`systems`' start (``start_state``'s tuple) and its pattern."""
+    _, _, params, fw, l2 = state
+    return state_of(prob, split_arrays(prob, params), l2), to_numpy(fw.D)
 
-    Each entry of ``J^T J`` is a sum of products whose absolute values sum to the entry of
-    ``|J|^T |J|``; both paths round each such sum with a relative error of order
-    ``(n + m) eps``.
-    """
-    Xt, Y, params, fw, l2 = state
-    JW, Jt = reference_jacobian(Xt, Y, params, fw)
-    J = np.abs(np.c_[JW, Jt] if joint else JW)
-    n, m = Y.shape[0], J.shape[1]
-    terms = J.T @ J + n * l2 + mu * np.abs(np.r_[damping, np.zeros(m - damping.size)])
-    return 16 * (n + m) * EPS64 * terms + 1e-300
+
+def product_bound(prob: Problem, state, joint: bool, mu: float) -> np.ndarray:
+    """Entrywise bound on the difference of two computations of the damped hidden-step system
+    at ``state`` (dense and matrix-free, in memory and streamed): each is within ``gamma(N)``
+    of the exact system times the sizes of its terms (``_bounds.gauss_newton_terms``, ``N``:
+    ``_bounds.gauss_newton_chain``, the longest chain of roundings either path takes), so the
+    two within twice that."""
+    s, D = bound_state(prob, state)
+    return 2 * gamma(gauss_newton_chain(s)) * gauss_newton_terms(s, D, joint, mu)
 
 
 # The matrix-free product is the system the dense path forms: column i of the operator is the
@@ -73,40 +92,81 @@ def test_matrix_free_product_is_the_dense_system(xp, prob, mu, output_scale, joi
     m = matrix.shape[0]
     eye = xp.eye(m, dtype=xp.float64)
     columns = np.stack([to_numpy(free.apply(mu, eye[:, i])) for i in range(m)], axis=1)
-    bound = product_bound(xp, state, joint, mu, to_numpy(dense.damping))
-    note(f"largest error / bound {np.max(np.abs(columns - matrix) / bound):.3e}")
+    bound = product_bound(prob, state, joint, mu)
+    note(f"largest error / bound {ratio(columns - matrix, bound):.3e}")
     assert np.all(np.abs(columns - matrix) <= bound)
-    np.testing.assert_allclose(to_numpy(free.damping), to_numpy(dense.damping),
-                               rtol=1e3 * EPS64 * m, atol=1e-300)
+    # diag(G), formed by both paths: within the bound of G's diagonal (mu = 0)
+    damping = to_numpy(dense.damping)
+    damping_bound = np.diag(product_bound(prob, state, joint, 0.0))[:damping.size]
+    note(f"damping error / bound {ratio(to_numpy(free.damping) - damping, damping_bound):.3e}")
+    assert np.all(np.abs(to_numpy(free.damping) - damping) <= damping_bound)
     np.testing.assert_array_equal(to_numpy(free.rhs), to_numpy(dense.rhs)[:, 0])
 
 
-# The preconditioner inverts the block diagonal of the damped system: C[j,j] T[j,j] + n l2 I
-# + mu diag(G)_j per unit, and the output step's matrix per output (joint).
-@given(problems(), mus, joints, st.integers(0, 2**31 - 1))
-def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint, seed):
-    _, _, free, matrix = systems(xp, prob, mu, 1.0, joint)
+def block_sizes(free, matrix: np.ndarray) -> list[int]:
+    """The preconditioner's blocks along the diagonal: ``d~`` per hidden unit, then the
+    output step's matrix (``q / k`` unknowns) per output for ``joint``."""
     h, dt = free.shape
     sizes = [dt] * h
-    if joint:
+    if free.joint:
         q = matrix.shape[0] - h * dt
         k = to_numpy(free.params.V).shape[1]
         sizes += [q // k] * k
+    return sizes
+
+
+def lift_bound(blocks: list[np.ndarray], roundings: list[np.ndarray]) -> list[float]:
+    """Upper bounds on ``_spd_inverse``'s lifts of ``blocks`` (one stack; the package's own
+    blocks are within ``roundings`` of them): ``m eps tr(S_j) / m + eps max_j tr(S_j) / m``,
+    the traces taken no lower than ours plus their rounding, and ``gamma(m + 4)`` for the
+    trace's sum and the lift's products."""
+    scales = [(np.trace(np.abs(b)) + np.trace(r)) / b.shape[0] for b, r in zip(blocks, roundings,
+                                                                             strict=True)]
+    largest = max(scales)
+    return [(b.shape[0] * EPS64 * scale + EPS64 * largest) * (1 + gamma(b.shape[0] + 4))
+            for b, scale in zip(blocks, scales, strict=True)]
+
+
+# The preconditioner inverts the block diagonal of the damped system, each block lifted to
+# definite: C[j,j] T[j,j] + n l2 I + mu diag(G)_j per unit, the output step's matrix per output
+# (joint).
+@given(problems(), mus, joints)
+def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint):
+    """The preconditioner applied to the unit vectors gives its matrix ``X`` exactly (each
+    product has one nonzero term). Block by block, ``X`` is the LU inverse of the package's
+    lifted block ``S = B' + L``: each column solves ``(S + dS) x = e`` with ``|dS|`` within
+    ``_bounds.lu_pivoted`` (Higham Thm 9.4), so ``|S X - I| <= lu_pivoted(|S|) |X|``. The
+    package's block ``B'`` is within ``product_bound`` of ours, ``B``, and the lift ``L`` is
+    at most :func:`lift_bound`; so ``|B X - I| <= (|B - B'| + L + |dS|) |X|``, plus the
+    rounding of our product, ``gamma(m + 1) |B| |X|``. Entries off the blocks are exactly 0."""
+    state, _, free, matrix = systems(xp, prob, mu, 1.0, joint)
+    m = matrix.shape[0]
+    eye = xp.eye(m, dtype=xp.float64)
+    apply_inverse = free.precondition(mu)
+    inverse = np.stack([to_numpy(apply_inverse(eye[:, i])) for i in range(m)], axis=1)
+    rounding = product_bound(prob, state, joint, mu)
+    starts = np.cumsum([0, *block_sizes(free, matrix)])
+    spans = [slice(a, b) for a, b in itertools.pairwise(starts)]
+    h = free.shape[0]
+    groups = [spans[:h], spans[h:]]  # each stack is lifted on its own
+    lifts = [lift for group in groups if group for lift in lift_bound(
+        [matrix[b, b] for b in group], [rounding[b, b] for b in group])]
+    bound, lifted = np.zeros_like(matrix), np.zeros_like(matrix)
+    for span, lift in zip(spans, lifts, strict=True):
+        B, X = matrix[span, span], np.abs(inverse[span, span])
+        off = rounding[span, span] + lift * np.eye(B.shape[0])
+        lifted[span, span] = lift * X
+        bound[span, span] = ((off + lu_pivoted(np.abs(B) + off)) @ X
+                             + gamma(B.shape[0] + 1) * np.abs(B) @ X)
     blocks = np.zeros_like(matrix)
-    start = 0
-    for size in sizes:
-        blocks[start:start + size, start:start + size] = matrix[start:start + size,
-                                                                start:start + size]
-        start += size
-    condition = np.linalg.cond(blocks)
-    if not condition < 1e8:
-        event("block diagonal too ill-conditioned to compare with its lifted inverse")
-        return
-    v = np.random.default_rng(seed).standard_normal(matrix.shape[0])
-    recovered = to_numpy(free.precondition(mu)(xp.asarray(blocks @ v)))
-    error = np.linalg.norm(recovered - v) / np.linalg.norm(v)
-    note(f"condition {condition:.3e}, relative error {error:.3e}")
-    assert error <= 1e3 * EPS64 * matrix.shape[0] * condition
+    for span in spans:
+        blocks[span, span] = matrix[span, span]
+    residual = np.abs(blocks @ inverse - np.eye(m))
+    worst = np.unravel_index(np.argmax(np.divide(residual, bound, out=np.zeros_like(bound),
+                                                 where=bound > 0)), bound.shape)
+    note(f"residual / bound {ratio(residual, bound):.3e} (the lift's share of that bound "
+         f"{lifted[worst] / bound[worst]:.3e})")
+    assert np.all(residual <= bound)
 
 
 @pytest.fixture
@@ -117,27 +177,86 @@ def tight_cg(monkeypatch):
     return 1e-9
 
 
-# Conjugate gradients solve the dense system: the backward error against the formed matrix is
-# the tolerance CG stops at, plus rounding; the solution is the dense solution to within the
-# condition number times that.
+class RecordedCG:
+    """Conjugate gradients with every product and preconditioner call recorded."""
+
+    def __init__(self, monkeypatch):
+        self.products: list[tuple[np.ndarray, np.ndarray]] = []
+        self.residuals: list[tuple[np.ndarray, np.ndarray]] = []
+        original = _systems.conjugate_gradients
+
+        def recording(apply, b, precondition, xp_, **kwargs):
+            def apply_(v):
+                q = apply(v)
+                self.products.append((to_numpy(v), to_numpy(q)))
+                return q
+
+            def precondition_(r):
+                z = precondition(r)
+                self.residuals.append((to_numpy(r), to_numpy(z)))
+                return z
+
+            return original(apply_, b, precondition_, xp_, **kwargs)
+
+        monkeypatch.setattr(_systems, "conjugate_gradients", recording)
+
+    def steps(self) -> list[CGStep]:
+        """``(alpha, d, q, ||r||)`` per step; ``alpha = (r . z) / (d . A d)`` as CG formed it
+        (recomputed: within ``gamma(2p + 2)`` of its own, ``p`` unknowns)."""
+        return [(float(np.sum(r * z)) / float(np.sum(d * q)) * (1 + gamma(2 * r.size + 2)), d,
+                 q, float(np.linalg.norm(r)))
+                for (r, z), (d, q) in zip(self.residuals, self.products, strict=False)]
+
+
+# Conjugate gradients solve the dense system: the residual against the formed matrix is the
+# tolerance CG stops at plus rounding; where the dense solve is surely the plain LU solve, the
+# solutions agree to within the inverse's norm times both residuals.
 @given(problems(), mus, st.floats(0.5, 2.0), joints)
-def test_conjugate_gradients_solve_the_dense_system(xp, tight_cg, prob, mu, output_scale, joint):
-    _, dense, free, matrix = systems(xp, prob, mu, output_scale, joint)
+def test_conjugate_gradients_solve_the_dense_system(xp, tight_cg, monkeypatch, prob, mu,
+                                                    output_scale, joint):
+    """CG stops once its recursively updated residual is at most ``CG_RTOL ||b||``
+    (``_bounds.cg_stop``); the true residual ``b - A x`` of the exact system ``A`` is off from
+    it by the gap its updates' rounding accumulates (``_bounds.cg_gap``, Greenbaum, read off
+    the steps CG took: ``||A||_2 <= ||T||_F`` and each product within ``gamma(N) T |d|``,
+    ``T`` the sizes of the system's terms, ``_bounds.gauss_newton_terms``). The dense matrix
+    ``M`` is within ``gamma(N) T`` of ``A``, so ``||M x - b||`` is within that plus
+    ``gamma(N) ||T |x|||``; we compute it to ``gamma(m + 1) (|M| |x| + |b|)``.
+
+    The dense solution solves ``(M + dM) x' = b`` with ``|dM| <= lu_pivoted(|M|)`` (Higham
+    Thm 9.4), where ``solve_regularised`` surely keeps the plain solve
+    (``_bounds.lu_solve_accepted``); so ``||x - x'|| <= (||M x - b|| + ||dM x'||) /
+    lambda_min(M)``."""
+    recorded = RecordedCG(monkeypatch)
+    state, dense, free, matrix = systems(xp, prob, mu, output_scale, joint)
     x, iterations = free.solve(mu)
     x = to_numpy(x)[:, 0]
-    b = to_numpy(dense.rhs)[:, 0]
+    b = to_numpy(free.rhs)
     m = matrix.shape[0]
     assert iterations < _systems.CG_MAX_ITER
-    residual = np.linalg.norm(matrix @ x - b)
-    rounding = 1e3 * EPS64 * m * (np.linalg.norm(matrix) * np.linalg.norm(x) + np.linalg.norm(b))
-    note(f"{iterations} iterations, residual {residual:.3e}, |b| {np.linalg.norm(b):.3e}")
-    assert residual <= 2 * tight_cg * np.linalg.norm(b) + rounding
+    s, D = bound_state(prob, state)
+    terms, chain = gauss_newton_terms(s, D, joint, mu), gauss_newton_chain(s)
+    norm_A = float(np.linalg.norm(terms)) * (1 + gamma(m * m + 1))
+    gap = cg_gap(recorded.steps(), norm_A,
+                 lambda d: gamma(chain) * float(np.linalg.norm(terms @ np.abs(d))))
+    stopped = cg_stop(tight_cg, float(np.linalg.norm(b)), m)
+    true_residual = stopped + gap + gamma(chain) * float(np.linalg.norm(terms @ np.abs(x)))
+    ours = gamma(m + 1) * float(np.linalg.norm(np.abs(matrix) @ np.abs(x) + np.abs(b)))
+    residual = float(np.linalg.norm(matrix @ x - b))
+    bound = (1 + gamma(m + 1)) * (true_residual + ours)
+    note(f"{iterations} iterations: residual / bound {residual / bound:.3e} (residual "
+         f"{residual:.3e}, stop {stopped:.3e}, gap {gap:.3e})")
+    assert residual <= bound
+    least = least_eigenvalue(matrix)
+    if not lu_solve_accepted(np.abs(matrix), least, 1):
+        event("the dense solve may have added a ridge: solutions not compared")
+        return
+    event("dense solve surely plain LU: solutions compared")
     x_dense = to_numpy(dense.solution(mu))[:, 0]
-    condition = np.linalg.cond(matrix)
-    if condition < 1e8:
-        event("well conditioned: solutions compared")
-        gap = np.linalg.norm(x - x_dense)
-        assert gap <= condition * (2 * tight_cg + 1e3 * EPS64 * m) * np.linalg.norm(x_dense)
+    lu = float(np.linalg.norm(lu_pivoted(np.abs(matrix)) @ np.abs(x_dense)))
+    gap_bound = (1 + gamma(m + 2)) * (true_residual + lu) / least
+    distance = float(np.linalg.norm(x - x_dense))
+    note(f"solution distance / bound {distance / gap_bound:.3e}")
+    assert distance <= gap_bound
 
 
 # Condition 2 with the matrix-free solver: the paper's step, run to convergence, zeroes the
@@ -151,22 +270,7 @@ def test_matrix_free_hidden_step_is_critical_for_its_pattern(xp, tight_cg, monke
     ``gamma(p + 2)``); the true residual is off from it by the gap its updates' rounding
     accumulates (``_bounds.cg_residual_gap``, read off the steps CG took, recorded here), and
     the gradients by their own rounding (``_bounds.hidden_gradient_error``)."""
-    original, steps, residuals = _systems.conjugate_gradients, [], []
-
-    def recording(apply, b, precondition, xp_, **kwargs):
-        def apply_(v):
-            q = apply(v)
-            steps.append((to_numpy(v), to_numpy(q)))
-            return q
-
-        def precondition_(r):
-            z = precondition(r)
-            residuals.append((to_numpy(r), to_numpy(z)))
-            return z
-
-        return original(apply_, b, precondition_, xp_, **kwargs)
-
-    monkeypatch.setattr(_systems, "conjugate_gradients", recording)
+    recorded = RecordedCG(monkeypatch)
     Xt, Y, params, fw, l2 = start_state(xp, prob)
     system = hidden_system(MatrixFreeSystem, xp, prob, params, l2, joint=False)
     solution, iterations = system.solve(0.0)
@@ -179,13 +283,8 @@ def test_matrix_free_hidden_step_is_critical_for_its_pattern(xp, tight_cg, monke
     n, p = prob.X.shape[0], solution.shape[0]
     start, end = state_of(prob, split_arrays(prob, params), l2), state_of(
         prob, split_arrays(prob, solved), l2)
-    # alpha = (r . z) / (d . A d) as CG formed it (recomputed: within gamma(p) of its own)
-    taken = [(float(np.sum(r * z)) / float(np.sum(d * q)) * (1 + gamma(2 * p + 2)), d, q,
-              float(np.linalg.norm(r))) for (r, z), (d, q) in zip(residuals, steps,
-                                                                      strict=False)]
-    b_norm = float(np.linalg.norm(to_numpy(system.rhs)))
-    stopped = tight_cg * b_norm * (1 + gamma(p + 2)) ** 2 / (1 - gamma(p + 2))
-    gap = cg_residual_gap(start, taken)
+    stopped = cg_stop(tight_cg, float(np.linalg.norm(to_numpy(system.rhs))), p)
+    gap = cg_residual_gap(start, recorded.steps())
     rounding = float(np.linalg.norm(hidden_gradient_error(end, start)))
     bound = (stopped + gap) / n + rounding
     note(f"{iterations} iterations: |grad| {norm_before:.3e} -> {norm_after:.3e}, stop "

@@ -13,11 +13,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _bounds import gradient_rounding, ratio, squared_error_rounding
 from conftest import to_numpy
 from hypothesis import given, note
 from hypothesis import strategies as st
 from strategies import EPS64, problems
-from test_cg import product_bound
+from test_cg import bound_state, product_bound
 from test_properties import (
     STEPS,
     assert_descends_between_reinits,
@@ -25,13 +26,13 @@ from test_properties import (
     mus,
     numpy_arrays,
     output_tolerance,
-    reference_jacobian,
     run_fit,
+    split_arrays,
     start_state,
+    state_of,
 )
 
 import relu_altmin
-from relu_altmin._model import forward
 from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import make_rows
 from relu_altmin._systems import HiddenSystem, MatrixFreeSystem
@@ -54,17 +55,19 @@ def in_memory_and_chunked(kind, xp, prob, chunk_rows: int, joint: bool):
     return state, whole, chunked, joint
 
 
-def rhs_bound(state, joint: bool) -> np.ndarray:
-    """Entrywise bound for ``-n grad = J^T E - n l2 w`` summed in two orders: the ridge term
-    is the same in both; each row's ``E = F - Y`` may round differently by ``eps (|F| + |Y|)``
-    (another matrix-product kernel for another chunk shape), and the sum over rows by
-    ``(n + m) eps`` times its absolute terms."""
-    Xt, Y, params, fw, _ = state
-    JW, Jt = reference_jacobian(Xt, Y, params, fw)
-    J = np.abs(np.c_[JW, Jt] if joint else JW)
-    F, Y = to_numpy(fw.F), to_numpy(Y)
-    terms = J.T @ (np.abs(F - Y) + np.abs(F) + np.abs(Y)).ravel()
-    return 16 * (Y.shape[0] + J.shape[1]) * EPS64 * terms + 1e-300
+def rhs_bound(prob, state, joint: bool, rhs: np.ndarray) -> np.ndarray:
+    """Entrywise bound on the difference of two computations of ``rhs = -n grad`` (flat, in
+    the unknowns' order) summed in two orders: each gradient is within
+    ``_bounds.gradient_rounding`` of the exact one (``E = F - Y`` within the forward pass's
+    rounding of its terms, the sums over rows and outputs), ``-n`` times it rounds once more,
+    ``eps |rhs|``."""
+    s, _ = bound_state(prob, state)
+    errors = gradient_rounding(s)
+    flat = errors["Wt"].ravel()
+    if joint:
+        t = errors["V"] if s.c is None else np.r_[errors["V"], errors["c"][None, :]]
+        flat = np.r_[flat, t.T.ravel()]
+    return 2 * s.n * (1 + EPS64) * flat + 2 * EPS64 * np.abs(rhs)
 
 
 # The dense system (matrix, right-hand side, damping) accumulated over chunks of any size is
@@ -74,13 +77,17 @@ def test_chunked_dense_system_is_the_in_memory_one(xp, prob, chunk_rows, mu, joi
     state, whole, chunked, joint = in_memory_and_chunked(HiddenSystem, xp, prob, chunk_rows,
                                                          joint)
     damping = to_numpy(whole.damping)
-    bound = product_bound(xp, state, joint, mu, damping)
+    bound = product_bound(prob, state, joint, mu)
     gap = np.abs(to_numpy(chunked.matrix) - to_numpy(whole.matrix))
-    note(f"chunk_rows {chunk_rows}: matrix error / bound {np.max(gap / bound):.3e}")
+    note(f"chunk_rows {chunk_rows}: matrix error / bound {ratio(gap, bound):.3e}")
     assert np.all(gap <= bound)
-    assert np.all(np.abs(to_numpy(chunked.damping) - damping) <= np.diag(bound)[:damping.size])
-    rhs_gap = np.abs(to_numpy(chunked.rhs) - to_numpy(whole.rhs))[:, 0]
-    assert np.all(rhs_gap <= rhs_bound(state, joint))
+    damping_bound = np.diag(product_bound(prob, state, joint, 0.0))[:damping.size]
+    assert np.all(np.abs(to_numpy(chunked.damping) - damping) <= damping_bound)
+    rhs = to_numpy(whole.rhs)[:, 0]
+    rhs_gap = np.abs(to_numpy(chunked.rhs)[:, 0] - rhs)
+    rhs_limit = rhs_bound(prob, state, joint, rhs)
+    note(f"rhs error / bound {ratio(rhs_gap, rhs_limit):.3e}")
+    assert np.all(rhs_gap <= rhs_limit)
 
 
 # The matrix-free operator and preconditioner streamed over chunks are the in-memory ones.
@@ -93,19 +100,24 @@ def test_chunked_matrix_free_system_is_the_in_memory_one(xp, prob, chunk_rows, m
     eye = xp.eye(m, dtype=xp.float64)
     columns = [np.stack([to_numpy(system.apply(mu, eye[:, i])) for i in range(m)], axis=1)
                for system in (whole, chunked)]
-    bound = product_bound(xp, state, joint, mu, to_numpy(whole.damping))
+    bound = product_bound(prob, state, joint, mu)
     note(f"chunk_rows {chunk_rows}: operator error / bound "
-         f"{np.max(np.abs(columns[0] - columns[1]) / bound):.3e}")
+         f"{ratio(columns[0] - columns[1], bound):.3e}")
     assert np.all(np.abs(columns[0] - columns[1]) <= bound)
+    # The undamped hidden blocks C[j,j] T[j,j] + n l2 I: the diagonal blocks of the system
     blocks = [to_numpy(system.blocks) for system in (whole, chunked)]
-    assert np.all(np.abs(blocks[0] - blocks[1])
-                  <= 16 * (prob.X.shape[0] + m) * EPS64 * np.abs(blocks[0]).max() + 1e-300)
+    h, dt = whole.shape
+    undamped = product_bound(prob, state, joint, 0.0)
+    block_bound = np.stack([undamped[j * dt:(j + 1) * dt, j * dt:(j + 1) * dt]
+                            for j in range(h)])
+    note(f"blocks error / bound {ratio(blocks[0] - blocks[1], block_bound):.3e}")
+    assert np.all(np.abs(blocks[0] - blocks[1]) <= block_bound)
 
 
 # One pass over chunks gives the in-memory loss, gradients and pattern flips.
 @given(problems(), chunk_sizes(), st.floats(-1.0, 1.0))
 def test_chunked_evaluation_is_the_in_memory_one(xp, prob, chunk_rows, shift):
-    Xt, Y, params, _, l2 = start_state(xp, prob)
+    _, Y, params, _, l2 = start_state(xp, prob)
     moved = params.replace(Wt=params.Wt + shift * xp.flip(params.Wt, axis=0))
     evaluations = []
     for rows_per_chunk in (None, chunk_rows):
@@ -115,20 +127,18 @@ def test_chunked_evaluation_is_the_in_memory_one(xp, prob, chunk_rows, shift):
         evaluations.append(problem.evaluate(moved, params.Wt))
     whole, chunked = evaluations
     assert chunked.flips == whole.flips
-    # Each row's E = F - Y may round differently by eps (|F| + |Y|); sums over n rows add
-    # (n + m) eps times their absolute terms.
-    fw = forward(Xt, moved, prob.negative_slope, xp)
-    D, H, F, V, Xn, Yn = (np.abs(to_numpy(a)) for a in (fw.D, fw.H, fw.F, moved.V, Xt, Y))
-    E = np.abs(F - Yn)
-    slack = E + F + Yn
-    n = Yn.shape[0]
-    rounding = 16 * (n + Xn.shape[1] + V.shape[0]) * EPS64 / n
-    assert abs(chunked.loss - whole.loss) <= rounding * np.sum(E * slack) + 1e-300
-    bounds = {"Wt": rounding * ((D * (slack @ V.T)).T @ Xn), "V": rounding * (H.T @ slack)}
-    for name, bound in bounds.items():
+    # Each evaluation is within the rounding of its loss (``||E||^2``, then over n) and of its
+    # gradients (_bounds.gradient_rounding) of the exact ones, in any order of the sums.
+    s = state_of(prob, split_arrays(prob, moved), l2)
+    loss = float(np.sum(s.E**2)) / s.n
+    error = squared_error_rounding(s) / s.n
+    loss_bound = 2 * (error + EPS64 * (loss + error))
+    note(f"loss error / bound {abs(chunked.loss - whole.loss) / loss_bound:.3e}")
+    assert abs(chunked.loss - whole.loss) <= loss_bound
+    for name, bound in gradient_rounding(s).items():
         gap = np.abs(to_numpy(getattr(chunked.grad, name)) - to_numpy(getattr(whole.grad, name)))
-        note(f"{name}: error / bound {np.max(gap / (bound + 1e-300)):.3e}")
-        assert np.all(gap <= bound + 1e-300)
+        note(f"{name}: error / bound {ratio(gap, 2 * bound):.3e}")
+        assert np.all(gap <= 2 * bound)
 
 
 # Condition 1 and descent for a streamed fit, every step.

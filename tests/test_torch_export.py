@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _bounds import gamma, network_forward_error, ratio
 from conftest import to_numpy
-from hypothesis import given
+from hypothesis import given, note
 from hypothesis import strategies as st
 from strategies import slopes
 
@@ -53,22 +54,15 @@ class Case:
     def inputs(self) -> Any:
         return as_backend(self.X, self.backend)
 
-    def tolerance(self) -> np.ndarray:
-        """Bound on ``|module(X) - predict(X)|``, per entry: both sum the same products in
-        other orders, so the difference is a few ``eps (d + h + 2)`` times the sum of the
-        magnitudes of the terms, ``(|[X, 1]| |[W + S, b]|^T) |V| + |c|`` (a pattern entry that
-        flips on a tie changes ``sigma`` by less than the rounding of its pre-activation)."""
-        h, d = self.W.shape
-        W = self.W.astype(np.float64) + (np.eye(h) if self.net.skip else 0.0)
-        Wt = W if self.b is None else np.c_[W, self.b]
-        X = self.X.astype(np.float64)
-        Xt = X if self.b is None else np.c_[X, np.ones(len(X))]
-        V = self.V.reshape(h, -1).astype(np.float64)
-        scale = (np.abs(Xt) @ np.abs(Wt).T) @ np.abs(V)
-        if self.c is not None:
-            scale = scale + np.abs(self.c.reshape(-1))
-        eps = float(np.finfo(self.W.dtype).eps)
-        return 4 * eps * (d + h + 2) * scale + np.finfo(np.float64).tiny
+    def tolerance(self, extra: int = 0) -> np.ndarray:
+        """Bound on ``|module(X) - predict(X)|``, per entry: each is within
+        ``_bounds.network_forward_error`` of the exact outputs (forward error of the two
+        layers, in the network's dtype and in any summation order: torch's and the
+        package's), so they are within the sum. ``extra``: roundings of the first layer's
+        weights made beforehand by one of the two (``from_torch``'s ``(W + I) - I``, 2)."""
+        return sum(network_forward_error(self.X, self.W, self.b, self.V, self.c, self.net.skip,
+                                         float(np.finfo(self.W.dtype).eps), more)
+                   for more in (0, extra))
 
 
 @st.composite
@@ -129,6 +123,7 @@ def test_to_torch_predicts_like_the_network(case):
         got = to_numpy(module(torch.from_numpy(case.X))).astype(np.float64)
     want = to_numpy(case.net.predict(case.inputs())).astype(np.float64)
     want = want.reshape(len(case.X), -1)
+    note(f"output error / bound {ratio(got - want, case.tolerance()):.3e}")
     assert np.all(np.abs(got - want) <= case.tolerance())
 
 
@@ -149,13 +144,19 @@ def test_from_torch_round_trips(case):
         if name != "W" or not net.skip:
             assert np.array_equal(to_numpy(got), want), name
     if net.skip:  # (W + I) - I: W to rounding, the function to rounding
-        np.testing.assert_allclose(to_numpy(back.W), case.W, rtol=0,
-                                   atol=2 * float(np.finfo(case.W.dtype).eps)
-                                   * (1 + float(np.abs(case.W).max())))
+        # fl(fl(W + I) - I) - W = (W + I) d1 (1 + d2) + W d2, |d| <= eps: within
+        # gamma(2) (|W| + I), entry by entry
+        eps = float(np.finfo(case.W.dtype).eps)
+        W = case.W.astype(np.float64)
+        unfolded = to_numpy(back.W).astype(np.float64)
+        assert np.all(np.abs(unfolded - W) <= gamma(2, eps) * (np.abs(W) + np.eye(len(W))))
     X = torch.from_numpy(case.X)
     got = to_numpy(back.predict(X)).astype(np.float64).reshape(len(case.X), -1)
     want = to_numpy(net.predict(case.inputs())).astype(np.float64).reshape(len(case.X), -1)
-    assert np.all(np.abs(got - want) <= 2 * case.tolerance())
+    # (W + I) - I, then + I again in predict: two more roundings of the first layer's weights
+    tolerance = case.tolerance(extra=2 if net.skip else 0)
+    note(f"round trip error / bound {ratio(got - want, tolerance):.3e}")
+    assert np.all(np.abs(got - want) <= tolerance)
     # Copies both ways: changing the module leaves the networks alone, and back.
     with torch.no_grad():
         for p in module.parameters():
@@ -188,8 +189,10 @@ def test_trained_network_round_trips(backend, one_d, bias, skip, slope, float32)
     want = to_numpy(net.predict(as_backend(X, backend)))
     assert out.shape == (len(X), 1 if one_d else 2)
     eps = float(np.finfo(dtype).eps)
-    np.testing.assert_allclose(out.reshape(want.shape), want, rtol=0,
-                               atol=200 * eps * float(np.abs(want).max()))
+    case = Case(net, backend, X, *(None if a is None else to_numpy(a)
+                                   for a in (net.W, net.b, net.V, net.c)))
+    tolerance = case.tolerance().reshape(want.shape)
+    assert np.all(np.abs(out.reshape(want.shape) - want) <= tolerance)
     back = TwoLayerNet.from_torch(module, skip=skip, one_d=one_d)
     assert back.negative_slope == slope and back.n_outputs == net.n_outputs
     for name in ("b", "V", "c") + (() if skip else ("W",)):
@@ -198,7 +201,8 @@ def test_trained_network_round_trips(backend, one_d, bias, skip, slope, float32)
         if want_p is not None:
             assert np.array_equal(to_numpy(got_p), to_numpy(want_p)), name
     got = to_numpy(back.predict(torch.from_numpy(X)))
-    np.testing.assert_allclose(got, want, rtol=0, atol=200 * eps * float(np.abs(want).max()))
+    assert np.all(np.abs(got - want) <= case.tolerance(extra=2 if skip else 0).reshape(
+        want.shape))
     # The round trip keeps the critical-point residuals of the fit.
     residuals = relu_altmin.critical_point_residuals(back, torch.from_numpy(X),
                                                      torch.from_numpy(y), l2=result.l2)
