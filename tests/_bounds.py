@@ -603,3 +603,150 @@ def network_forward_error(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, V:
     V = np.reshape(V, (W.shape[0], -1)).astype(np.float64)
     terms = Z @ np.abs(V) + (0.0 if c is None else np.abs(np.reshape(c, (-1,))))
     return gamma(Xt.shape[1] + W.shape[0] + 4 + extra, eps) * terms
+
+
+def merged_mean_rounding(n: int, chunks: int) -> float:
+    """Bound, relative to ``max |x|``, on the rounding of a column mean taken chunk by chunk
+    and merged by Chan's update (``Moments``; ``chunks`` >= 1 non-empty chunks, ``n`` rows in
+    all): a chunk's ``sum / n_c`` is within ``gamma(n_c + 1) max |x|``; a merge
+    ``mean_a + fl(fl(mean_b - mean_a) fl(n_b / n))`` (4 roundings) is the convex combination
+    ``(1 - w') mean_a + w' mean_b`` with ``|w' - w| <= gamma(3) w``, ``|mean_b - mean_a| <=
+    2 max |x|``: it keeps the larger of its parts' errors (times ``1 + gamma(4)``) and adds
+    ``gamma(7) max |x|``, so 11 per merge along a chain of at most ``chunks - 1``. NumPy's
+    pairwise mean is the case ``chunks = 1``."""
+    return gamma(n + 1 + 11 * (chunks - 1))
+
+
+def merged_std_rounding(A: np.ndarray, chunks: int, std: np.ndarray) -> np.ndarray:
+    """Bound on the rounding of the column standard deviations ``sqrt(M2 / n)`` of ``A``
+    (n x d) computed as :func:`merged_mean_rounding`'s chunks: each chunk sums the squares
+    of its deviations from its own computed mean, each merge adds
+    ``delta^2 n_a n_b / n`` (``delta`` of the computed means). ``sqrt(M2)`` is the norm of a
+    vector of deviations that is off from the exact one (norm ``sqrt(n) std``) by the means'
+    errors ``E`` (:func:`merged_mean_rounding` times ``max |x|``): ``sqrt(n_c) E`` per chunk
+    and ``sqrt(n_a n_b / n) 2 E <= sqrt(n) E`` per merge, at most ``sqrt(n) (sqrt(chunks) +
+    chunks) E`` in all; the sums are of nonnegative terms, so their rounding is relative,
+    ``gamma(n + 2)`` for a chunk's deviations, squares and sum, ``gamma(7)`` per merge, 2 for
+    ``sqrt(M2 / n)``. ``std``: an upper bound on the exact standard deviations."""
+    n = A.shape[0]
+    E = merged_mean_rounding(n, chunks) * np.abs(A).max(axis=0)
+    moved = (math.sqrt(chunks) + chunks) * E  # over sqrt(n)
+    g = gamma(n + 4 + 7 * (chunks - 1))
+    return g * (std + moved) + moved
+
+
+def numpy_std_upper(A: np.ndarray) -> np.ndarray:
+    """Upper bound on the exact column standard deviations of ``A`` from NumPy's computed
+    ones (:func:`merged_std_rounding` with one chunk: ``s >= std (1 - g) - (1 + g) m``)."""
+    n = A.shape[0]
+    moved = 2 * merged_mean_rounding(n, 1) * np.abs(A).max(axis=0)
+    g = gamma(n + 4)
+    return (A.std(axis=0) + (1 + g) * moved) / (1 - g)
+
+
+def positive_sum_rounding(terms: int) -> float:
+    """Bound on the relative distance between two computations of a sum of ``terms``
+    nonnegative products (any order, any chunking): each within ``gamma(terms)`` of the exact
+    sum, so within ``2 gamma(terms) / (1 - gamma(terms))`` of the other's value."""
+    g = gamma(terms)
+    return 2 * g / (1 - g)
+
+
+def folded_network_error(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, V: np.ndarray,
+                         c: np.ndarray | None, skip: bool, x_shift: np.ndarray,
+                         x_scale: np.ndarray, y_shift: np.ndarray,
+                         y_scale: np.ndarray, extra: int = 0) -> np.ndarray:
+    """Bound on the rounding of each output (n x k) of a standardised network ``(W, b, V, c)``
+    on raw inputs ``X`` and in raw outputs, by either path: its raw fold
+    (``A = (W + I) / x_scale``, ``W_raw = A - I``, ``b_raw = b - A x_shift``,
+    ``V y_scale``, ``c y_scale + y_shift``) evaluated on ``X``, or the network itself on
+    ``(X - x_shift) / x_scale`` mapped back (``F y_scale + y_shift``); the sum of both paths'
+    distances to the exact one. Every pre-activation is a sum of terms at most
+    ``Z = |X| |A|^T + |A| |x_shift| + |b|`` (``|X - x_shift| / x_scale |W + I| <= Z``), every
+    output of ``T = (Z |V| + |c|) y_scale + |y_shift|``; along either path a term goes
+    through the evaluation's ``d~ + h + 4`` roundings (:func:`forward_error`) and at most
+    ``d + 8`` of the maps and folds (``b_raw``'s ``d + 1``, ``W``'s 3, ``V``'s and ``c``'s 3;
+    the inputs' 2 and the outputs' 2 on the other path), so ``gamma(2 (d~ + h + 4) + d + 8)
+    T``. With a skip connection ``W + I`` and ``A - I`` are formed, each rounding by ``eps``
+    of its terms ``|W| + I``, ``|A| + I``: ``A`` is taken as ``(|W| + I) / x_scale + 2 I``,
+    at least ``|W_raw| + I`` and ``(|W| + I) / x_scale``. ``extra``: roundings by which the
+    sizes ``|W| + I``, ``|b|``, ``|V|``, ``|c|`` given may fall short of the network's
+    (``gamma(N) (1 + gamma(extra)) <= gamma(N + extra)``)."""
+    d = X.shape[1]
+    h = W.shape[0]
+    eye = np.eye(h, d) if skip else 0.0
+    A = (np.abs(W) + eye) / x_scale + 2 * eye
+    Z = np.abs(X) @ A.T + A @ np.abs(x_shift) + (0.0 if b is None else np.abs(b))
+    Vm = np.abs(np.reshape(V, (h, -1)))
+    T = ((Z @ Vm + (0.0 if c is None else np.abs(np.reshape(c, (-1,))))) * y_scale
+         + np.abs(y_shift))
+    dt = d + (b is not None)
+    return gamma(2 * (dt + h + 4) + d + 8 + extra) * T
+
+
+def squared_error_gap(E: np.ndarray, e: np.ndarray) -> float:
+    """Bound on the difference of two computed sums of squares ``sum w E'^2`` (weights ``w``
+    computed with one rounding, or 1) of residuals ``E'`` that are each within ``e`` of the
+    same exact ``E^`` (``E``: one of them, so ``|E^| <= |E| + e``), each divided by the same
+    count afterwards (multiply the result by that count's reciprocal): per entry
+    ``|E'^2 - E^^2| <= e (2 |E| + 3 e)`` on each side, and each sum of ``N`` nonnegative
+    terms rounds by ``gamma(N + 4)`` of its size (the square, the weight, its rounding and the
+    division), ``|E'| <= |E| + 2 e``."""
+    E, e = np.broadcast_arrays(np.abs(E), e)
+    return float(2 * np.sum(e * (2 * E + 3 * e))
+                 + 2 * gamma(E.size + 4) * np.sum((E + 2 * e) ** 2))
+
+
+def standardized_error(A: np.ndarray, P: np.ndarray, shift: np.ndarray,
+                       scale: np.ndarray) -> np.ndarray:
+    """Bound on ``|fl((A - shift) / scale) - (A^ - mu) / sigma|`` (n x d) for the columns of the
+    computed data ``A`` (within ``P`` of exact data ``A^``, entrywise), standardised by the
+    computed column means ``shift`` and standard deviations ``scale`` of ``A`` (one chunk),
+    ``mu``, ``sigma`` those of ``A^``. The shift is within ``E`` (:func:`merged_mean_rounding`
+    times ``max |A|``, plus ``max P``) of ``mu``, the scale within ``R``
+    (:func:`merged_std_rounding` plus ``max P``: a standard deviation moves by at most the
+    largest change of an entry) of ``sigma``; so the numerator is within ``P + E`` of
+    ``N = A^ - mu``, ``|1 / scale - 1 / sigma| <= R / (scale (scale - R))``, and the two
+    roundings add ``gamma(2)`` of the result. ``inf`` where ``R >= scale``."""
+    n = A.shape[0]
+    wide = P.max(axis=0)
+    E = merged_mean_rounding(n, 1) * np.abs(A).max(axis=0) + wide
+    R = merged_std_rounding(A, 1, numpy_std_upper(A)) + wide
+    moved = P + E
+    N = np.abs(A - shift) + moved
+    with np.errstate(divide="ignore"):
+        inverse = np.where(scale > R, R / (scale * (scale - R)), np.inf)
+    return N * inverse + moved / scale + gamma(2) * (N + moved) / scale
+
+
+def residual_agreement(s: State, reported: dict[str, float]) -> dict[str, float]:
+    """Bound on the distance between two computations of ``critical_point_residuals`` at
+    ``s`` (any order of the sums; ``reported``: the larger of their values, by key). Each is
+    ``||g'|| (1 + a) / S'`` with ``g'`` within :func:`gradient_rounding` of the exact
+    gradient ``g``, ``a = gamma(G + 2)`` for the norm of ``G`` entries and the division,
+    ``S'`` within :func:`scale_rounding` ``r`` of the exact size ``S``: so within
+    ``rb (1 + a) + q ||g|| / S`` of the exact ``||g|| / S``, ``rb`` :func:`relative_bound`,
+    ``q = (a + r) / (1 - r)``; ``||g|| / S <= (reported + rb (1 + a)) / (1 - q)``."""
+    rb = relative_bound(s, gradient_rounding(s))
+    a = gamma(s.Wt.size + s.V.size + s.Y.shape[1] + 2)
+    r = scale_rounding(s)
+    q = (a + r) / (1 - r)
+    return {key: 2 * (rb[key] * (1 + a) + q * (reported[key] + rb[key] * (1 + a)) / (1 - q))
+            for key in rb}
+
+
+def folded_mse_gap(X: np.ndarray, Y: np.ndarray, F: np.ndarray, arrays: dict, skip: bool,
+                   maps: Sequence[np.ndarray], extra: int = 0) -> float:
+    """Bound on the distance between a standardised fit's MSE in raw units (``y_scale^2``
+    times its squared residuals on the standardised rows, over ``n``) and ours,
+    ``mean((F - Y)^2)`` from the raw network's outputs ``F`` on ``X`` (n x k): both residuals
+    are within the outputs' rounding (:func:`folded_network_error` of the standardised
+    network ``arrays``, ``maps`` = ``x_shift, x_scale, y_shift, y_scale``, ``extra`` as there)
+    and the targets' (the fit's ``(y - y_shift) / y_scale``: 2, the subtraction: 1, of
+    ``|Y| + |y_shift| + |F|``) of the exact ones (:func:`squared_error_gap`)."""
+    bound = folded_network_error(X, arrays["W"], arrays["b"], arrays["V"], arrays["c"], skip,
+                                 *maps, extra=extra)
+    F = np.reshape(F, bound.shape)
+    Y = np.reshape(Y, bound.shape)
+    e = bound + gamma(3) * (np.abs(Y) + np.abs(maps[2]) + np.abs(F))
+    return squared_error_gap(F - Y, e) / Y.shape[0]
