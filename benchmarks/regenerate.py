@@ -45,6 +45,7 @@ REPORTS: dict[str, str] = {
     "scale_adam_60": "scale",
     "scale_adam_progressive": "scale",
     "scale_adam_progressive_300": "scale",
+    "scale_adam_reuse_60": "scale",
     "scale_adam_reuse_300": "scale",
     "scale_rows": "scale",
     "scale_streamed": "scale",
