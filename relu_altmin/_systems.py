@@ -285,9 +285,10 @@ class MatrixFreeSystem(_DampedSystem):
         h, dt = params.Wt.shape
         sums, diagonal, gram = _pattern_sums(rows, params, negative_slope, joint, kept)
         grams = sums.units if sums.rows == n else (n / sums.rows) * sums.units
-        grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams  # C[j,j] T[j,j]
+        coupling = xp.sum(params.V * params.V, axis=1)  # C[j, j]
+        grams = coupling[:, None, None] * grams  # C[j,j] T[j,j]
         damping = (xp.linalg.diagonal(grams) if diagonal is None  # diag(G), h x d~
-                   else xp.sum(params.V * params.V, axis=1)[:, None] * diagonal)
+                   else coupling[:, None] * diagonal)
         blocks = grams + (n * l2) * xp.eye(dt, dtype=grams.dtype, device=device(grams))
         rhs = _newton_rhs(state.grad, n, xp, joint=joint)
         penalised = output_inverse = None

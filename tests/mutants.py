@@ -165,7 +165,7 @@ MUTANTS = [
      "rhs = -n * xp.reshape(grad.Wt, (-1,))", "rhs = n * xp.reshape(grad.Wt, (-1,))",
      "damped_step_solves or matrix_free"),
     ("preconditioner without coupling", "MatrixFreeSystem.build",
-     "grams = xp.sum(params.V * params.V, axis=1)[:, None, None] * grams",
+     "grams = coupling[:, None, None] * grams",
      "grams = 1.0 * grams", "preconditioner"),
     ("preconditioner not damped", "MatrixFreeSystem.precondition",
      "blocks = blocks + _diagonal_stack(mu * xp.reshape(self.damping, (h, dt)), xp)",
@@ -670,7 +670,7 @@ MUTANTS = [
     ("damped step's flips not counted", "DampedStep.take",
      "                    self.kept.moved(trial_state.flips)\n", "", "keeps_the_sums"),
     ("damping from the kept sums", "MatrixFreeSystem.build",
-     "else xp.sum(params.V * params.V, axis=1)[:, None] * diagonal)",
+     "else coupling[:, None] * diagonal)",
      "else xp.linalg.diagonal(grams))", "another_pattern or same_pattern"),
     # Rounding bounds derived from the terms (issue 25, item 5): errors just above them.
     ("cg product off by 1.5e-14", "_gauss_newton_product",
