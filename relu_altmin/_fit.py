@@ -28,7 +28,7 @@ from ._policy import (
     redraw_unit,
 )
 from ._problem import TrainingProblem
-from ._ridge import AUTO_L2_MAX_UNKNOWNS, RidgeChoice, RidgeTuner
+from ._ridge import AUTO_L2_MAX_UNKNOWNS, AUTO_L2_RULES, RidgeChoice, RidgeTuner
 from ._rows import Chunks, Rows, make_rows
 from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
@@ -231,7 +231,7 @@ def fit(
         Number of hidden units ``h >= 1``.
     negative_slope : float, default 0.0
         Activation slope for negative inputs, in [0, 1); 0 is the ReLU.
-    l2 : float, "auto" or None, default None
+    l2 : float, "auto", "auto_1se" or None, default None
         Ridge ``lambda`` on ``W``, ``b`` and ``V``, acting in the coordinates the fit runs in
         (standardised ones with ``standardize=True``, glmnet's convention). ``"auto"``
         chooses it from the data for prediction (``docs/method.md``, "Choosing the ridge"):
@@ -242,7 +242,10 @@ def fit(
         choice repeats (at most ``AUTO_L2_ROUNDS = 10``); those iterations are part of the
         history and of ``max_iter`` (``IterationRecord.l2`` is each record's ridge,
         ``FitResult.l2_choices`` the rounds), and the rest of the fit runs at the last ridge
-        chosen. Needs ``train_output=True`` and at most
+        chosen. ``"auto_1se"`` scores the same rounds' ridges by the exact leave-one-out
+        error of that model instead (one more pass over the rows, ``O(n k m^2)``) and takes
+        the largest ridge within one standard error of the least (the one-standard-error
+        rule; ``AnalyticReLUClassifier``'s default). Both need ``train_output=True`` and at most
         ``AUTO_L2_MAX_UNKNOWNS = 5000`` unknowns ``h (d + 1) + k (h + 1)``. ``None`` uses
         ``DEFAULT_L2_FACTOR * mean(Xt**2) = 1e-8 * mean(Xt**2)`` (``Xt = [X, 1]``, standardised
         with ``standardize=True``: about ``1e-8``), which is negligible for standardised
@@ -508,8 +511,8 @@ def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Gen
     monitor and row stages of a fit (``unknowns`` of the hidden step's system)."""
     rows, step, hidden, bias = problem.rows, options.step, options.hidden, options.bias
     both = hidden * rows.dt + rows.k * (hidden + int(bias))  # unknowns of both layers
-    if options.l2 == "auto" and both > AUTO_L2_MAX_UNKNOWNS:
-        raise ValueError(f"l2='auto' decomposes the Gauss-Newton matrix of both layers; "
+    if options.l2 in AUTO_L2_RULES and both > AUTO_L2_MAX_UNKNOWNS:
+        raise ValueError(f"l2={options.l2!r} decomposes the Gauss-Newton matrix of both layers; "
                          f"{both} unknowns is more than AUTO_L2_MAX_UNKNOWNS = "
                          f"{AUTO_L2_MAX_UNKNOWNS}: pass a float l2")
     system_type = HiddenSystem if solver == "dense" else MatrixFreeSystem
@@ -539,7 +542,8 @@ def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Gen
     monitor = None if held_out is None else _monitor(problem, held_out, options, scaling)
     return _Loop(make_step, make_policy,
                  lambda problem, p: redraw_unit(problem, p, rng, rows.d),
-                 RidgeTuner() if options.l2 == "auto" else None, monitor, stages)
+                 RidgeTuner(str(options.l2)) if options.l2 in AUTO_L2_RULES else None, monitor,
+                 stages)
 
 
 def _monitor(problem: TrainingProblem, held_out: tuple[Any, Any], options: FitOptions,

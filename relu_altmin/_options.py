@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ._ridge import AUTO_L2_RULES
 from ._rows import PRECISIONS
 from ._steps import STEPS
 from ._threads import resolve_n_jobs
@@ -158,9 +159,9 @@ class FitOptions(ModelOptions):
 
     def _checked_l2(self) -> float | str | None:
         if isinstance(self.l2, str):
-            check_choice(self.l2, "l2", ("auto",))
+            check_choice(self.l2, "l2", AUTO_L2_RULES)
             if not self.train_output:
-                raise ValueError("l2='auto' needs train_output=True (it chooses the ridge of "
+                raise ValueError(f"l2={self.l2!r} needs train_output=True (it chooses the ridge of "
                                  "both layers together)")
             return self.l2
         return None if self.l2 is None else check_nonnegative(self.l2, "l2")

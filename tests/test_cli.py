@@ -244,7 +244,8 @@ def test_plain_progress_prints_every_kth_and_the_last(total, every, data):
 @settings(max_examples=15)
 @given(max_iter=st.integers(0, 30), hidden=st.integers(1, 3),
        step=st.sampled_from(["joint", "damped", "exact"]), slope=st.sampled_from([0.0, 0.2]),
-       reinit=st.booleans(), quiet=st.booleans(), l2=st.sampled_from([None, "auto", 0.01]))
+       reinit=st.booleans(), quiet=st.booleans(),
+       l2=st.sampled_from([None, "auto", "auto_1se", 0.01]))
 def test_fit_json_parses_and_matches_fit(tmp_path, max_iter, hidden, step, slope, reinit,
                                          quiet, l2):
     X, y = make_table(rows=25, seed=1)

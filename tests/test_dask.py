@@ -176,14 +176,15 @@ def test_worker_killed_mid_fit_changes_nothing(client, tmp_path):
                                       getattr(expected.network, name).compute())
 
 
-def test_dask_chooses_the_ridge_numpy_chooses(client):
-    """``l2="auto"`` needs only sums over the rows: Dask blocks choose the same ridges, with
-    GCV scores equal to rounding."""
+@pytest.mark.parametrize("rule", ["auto", "auto_1se"])
+def test_dask_chooses_the_ridge_numpy_chooses(client, rule):
+    """``l2="auto"`` and ``"auto_1se"`` need only sums over the rows: Dask blocks choose the
+    same ridges, with scores equal to rounding."""
     X, y = data(True, False)
-    kwargs = dict(seed=3, max_iter=2, l2="auto")
+    kwargs = dict(seed=3, max_iter=2, l2=rule)
     expected = relu_altmin.fit(X, y, 6, **kwargs)
     result = relu_altmin.fit(da.from_array(X, chunks=(70, 10)), da.from_array(y, chunks=70),
                              6, **kwargs)
     assert [c.l2 for c in result.l2_choices] == [c.l2 for c in expected.l2_choices]
-    np.testing.assert_allclose([c.gcv for c in result.l2_choices],
-                               [c.gcv for c in expected.l2_choices], rtol=1e-8)
+    np.testing.assert_allclose([c.score for c in result.l2_choices],
+                               [c.score for c in expected.l2_choices], rtol=1e-8)

@@ -128,7 +128,7 @@ def test_choose_l2_is_the_gcv_of_the_network_jacobian(seed, n, d, h, k, bias, sl
     J_lam = brute_force_gcv(J, r, theta, free, n, choice.l2)
     bound = agreement_bound(J, r, theta, n, choice.l2, J_lam[2], J_lam[0], J_lam[1])
     assert chosen == best or expected[chosen] <= expected[best] + 2 * bound
-    assert abs(choice.gcv * n * k - expected[chosen]) <= bound
+    assert abs(choice.score * n * k - expected[chosen]) <= bound
 
 
 def test_fit_chooses_the_ridge_and_reports_it(xp):
@@ -167,8 +167,8 @@ def test_streamed_rows_choose_what_rows_in_memory_choose():
     whole = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=3)
     streamed = relu_altmin.fit(X, y, 8, l2="auto", seed=0, max_iter=3, chunk_rows=100)
     assert [c.l2 for c in streamed.l2_choices] == [c.l2 for c in whole.l2_choices]
-    assert np.allclose([c.gcv for c in streamed.l2_choices],
-                       [c.gcv for c in whole.l2_choices], rtol=1e-8)
+    assert np.allclose([c.score for c in streamed.l2_choices],
+                       [c.score for c in whole.l2_choices], rtol=1e-8)
 
 
 def test_auto_l2_is_refused_where_it_cannot_run():

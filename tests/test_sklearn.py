@@ -198,7 +198,7 @@ def test_regressor_is_fit_with_seed_random_state(problem):
 def test_classifier_is_fit_on_pm1_codes(problem):
     X, y, seed = problem
     clf = AnalyticReLUClassifier(hidden=3, max_iter=4, random_state=seed).fit(X, y)
-    result = relu_altmin.fit(X, pm1_codes(y), 3, max_iter=4, seed=seed, l2="auto")
+    result = relu_altmin.fit(X, pm1_codes(y), 3, max_iter=4, seed=seed, l2="auto_1se")
     np.testing.assert_array_equal(clf.classes_, np.unique(y))
     np.testing.assert_array_equal(clf.decision_function(X), result.network.predict(X))
     assert clf.network_.n_outputs == (1 if len(clf.classes_) == 2 else len(clf.classes_))
@@ -224,7 +224,8 @@ def test_predict_is_the_argmax_mapped_to_classes(problem, new_seed):
 @given(st.integers(0, 2**31 - 1), st.integers(2, 4), st.integers(4, 30))
 def test_separable_training_data_is_classified_perfectly(seed, n_classes, n):
     """Labels from a linear teacher with a margin; 32 units >= n samples interpolate the codes
-    (the least-squares fit only improves on the random start's), so every label is right."""
+    (the least-squares fit only improves on the random start's), so every label is right.
+    The negligible ridge (``l2=None``): a ridge chosen from four samples may not interpolate."""
     rng = np.random.default_rng(seed)
     d = 2
     teacher = rng.standard_normal((d, n_classes))
@@ -237,7 +238,7 @@ def test_separable_training_data_is_classified_perfectly(seed, n_classes, n):
     y = np.argmax(X @ teacher, axis=1)
     if len(np.unique(y)) < 2:
         y[0] = (y[0] + 1) % n_classes  # still a labelling the 32 units can fit
-    clf = AnalyticReLUClassifier(hidden=32, negative_slope=0.1, max_iter=10,
+    clf = AnalyticReLUClassifier(hidden=32, negative_slope=0.1, max_iter=10, l2=None,
                                  random_state=seed).fit(X, y)
     assert clf.score(X, y) == 1.0
 
@@ -289,7 +290,8 @@ def test_defaults_mirror_fit():
         assert params.pop("warm_start") is False  # scikit-learn's parameter, not fit's
         # The estimators predict (the ridge from the data); fit's default reaches the least
         # training loss (docs/sklearn.md, "Predicting well").
-        assert params.pop("l2") == "auto" and fit_defaults["l2"] is None
+        rule = "auto_1se" if cls is AnalyticReLUClassifier else "auto"
+        assert params.pop("l2") == rule and fit_defaults["l2"] is None
         for name in set(params) - {"hidden"}:
             assert params[name] == fit_defaults[name], name
 

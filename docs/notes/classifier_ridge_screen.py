@@ -1,7 +1,7 @@
 """The screen of docs/notes/2026-12-06-classifier-ridge.md: ``AnalyticReLUClassifier``'s
 5-fold accuracy on one classifier cell of ``benchmarks/generalisation.py`` (its protocol:
 StratifiedKFold(5, shuffle=True, random_state=seed), StandardScaler in a Pipeline, seeds 0-2)
-for ``l2="auto"`` and fixed ridges, one JSON line per ridge::
+for ``l2="auto"``, ``"auto_1se"`` and fixed ridges, one JSON line per ridge::
 
     python docs/notes/classifier_ridge_screen.py breast_cancer 16 auto 1e-4 1e-3 1e-2 >> LOG
 """
@@ -26,7 +26,7 @@ def main(name: str, hidden: int, ridges: list[str]) -> None:
     threadpool_limits(1)
     X, y = LOADERS[name](return_X_y=True)
     for ridge in ridges:
-        l2 = ridge if ridge == "auto" else float(ridge)
+        l2 = ridge if ridge.startswith("auto") else float(ridge)
         accuracies, chosen = [], []
         began = time.perf_counter()
         for seed in range(3):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from .._options import SOLVERS
+from .._ridge import AUTO_L2_RULES
 from .._steps import STEPS
 from ._commands import (
     DEMO_ADAM_EPOCHS,
@@ -38,15 +39,17 @@ def _int_at_least(low: int) -> Callable[[str], int]:
 
 
 def _ridge(text: str) -> float | str:
-    """``--l2``: ``auto`` or a float >= 0."""
-    if text == "auto":
+    """``--l2``: ``auto``, ``auto_1se`` or a float >= 0."""
+    if text in AUTO_L2_RULES:
         return text
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected one of {AUTO_L2_RULES} or a number, got {text!r}") from None
     if not value >= 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 'auto' or finite and >= 0, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be one of {AUTO_L2_RULES} or finite and >= 0, got {text}")
     return value
 
 
