@@ -14,10 +14,12 @@ import itertools
 
 import numpy as np
 import pytest
+from _bounds import cg_gap, cg_stop, gamma, gauss_newton_chain, gauss_newton_terms, ratio
 from conftest import to_numpy
 from hypothesis import given, note
 from hypothesis import strategies as st
 from strategies import problems
+from test_cg import RecordedCG, bound_state
 from test_properties import (
     assert_descends_between_reinits,
     augment,
@@ -280,12 +282,19 @@ def tight_cg(monkeypatch):
 @given(prob=problems(allow_known_output=False), joint=st.booleans(), mu=st.floats(1e-8, 1e4),
        seed=st.integers(0, 2**32 - 1), scale=st.floats(0.05, 2.0))
 def test_a_system_on_sums_from_another_pattern_solves_the_fresh_system(
-        xp, tight_cg, prob, joint, mu, seed, scale):
+        xp, tight_cg, monkeypatch, prob, joint, mu, seed, scale):
     """Sums kept from other hidden weights (another pattern): the right-hand side, product
     and damping diagonal are the fresh system's, and CG, preconditioned by the kept sums,
-    meets its stopping rule on the fresh system (the backward error ``||b - A x||`` at most
-    its tolerance times ``||b||``, plus rounding)."""
-    _, _, params, _, l2 = start_state(xp, prob, output_scale=1.5)
+    meets its stopping rule on the fresh system: the backward error ``||b - M x||`` against
+    the fresh system's matrix ``M`` is at most the recursively updated residual CG stopped at
+    (``_bounds.cg_stop``) plus the gap its updates' rounding accumulates (``_bounds.cg_gap``,
+    read off the steps CG took, each product within ``gamma(N) T |d|`` of the exact system's,
+    ``T``: ``_bounds.gauss_newton_terms``, ``N``: ``gauss_newton_chain``), plus ``M``'s own
+    distance from the exact system, ``gamma(N) ||T |x| ||``, and the rounding of our
+    ``M x - b``: the bound of ``test_cg.test_conjugate_gradients_solve_the_dense_system``."""
+    recorded = RecordedCG(monkeypatch)
+    start = start_state(xp, prob, output_scale=1.5)
+    _, _, params, _, l2 = start
     kept = built_on(xp, prob, moved_params(xp, params, seed, scale), l2, joint).sums
     fresh = built_on(xp, prob, params, l2, joint)
     reused = built_on(xp, prob, params, l2, joint, kept)
@@ -300,11 +309,19 @@ def test_a_system_on_sums_from_another_pattern_solves_the_fresh_system(
     eye = xp.eye(m, dtype=xp.float64)
     matrix = np.stack([to_numpy(fresh.apply(mu, eye[:, i])) for i in range(m)], axis=1)
     x, b = to_numpy(x)[:, 0], to_numpy(fresh.rhs)
-    residual = np.linalg.norm(matrix @ x - b)
-    rounding = 1e3 * EPS64 * (n + m) * (np.linalg.norm(matrix) * np.linalg.norm(x)
-                                        + np.linalg.norm(b))
-    note(f"{iterations} iterations, residual {residual:.3e}, |b| {np.linalg.norm(b):.3e}")
-    assert residual <= 2 * tight_cg * np.linalg.norm(b) + rounding
+    s, D = bound_state(prob, start)
+    terms, chain = gauss_newton_terms(s, D, joint, mu), gauss_newton_chain(s)
+    norm_A = float(np.linalg.norm(terms)) * (1 + gamma(m * m + 1))
+    gap = cg_gap(recorded.steps(), norm_A,
+                 lambda d: gamma(chain) * float(np.linalg.norm(terms @ np.abs(d))))
+    stopped = cg_stop(tight_cg, float(np.linalg.norm(b)), m)
+    true_residual = stopped + gap + gamma(chain) * float(np.linalg.norm(terms @ np.abs(x)))
+    ours = gamma(m + 1) * float(np.linalg.norm(np.abs(matrix) @ np.abs(x) + np.abs(b)))
+    bound = (1 + gamma(m + 1)) * (true_residual + ours)
+    residual = float(np.linalg.norm(matrix @ x - b))
+    note(f"{iterations} iterations: residual / bound {ratio(residual, bound):.3e} (residual "
+         f"{residual:.3e}, stop {stopped:.3e}, gap {gap:.3e})")
+    assert residual <= bound
 
 
 @pytest.mark.parametrize("kind", ["joint", "damped", "exact"])

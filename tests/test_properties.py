@@ -19,13 +19,20 @@ from _bounds import (
     State,
     forward_error,
     gamma,
+    gauss_newton_chain,
+    gauss_newton_magnitudes,
+    gauss_newton_terms,
     inverse_form,
+    least_eigenvalue,
+    lu_pivoted,
     lu_residual,
+    lu_solve_accepted,
     objective_error,
     objective_rise,
     output_residual,
     output_ridge,
     output_suboptimality,
+    ratio,
     relative,
     residual_tolerance,
 )
@@ -448,22 +455,76 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
     assert result.history[0].mu == 0.0
 
 
+def step_agreement(prob: Problem, params: Params, fw, l2: float, joint: bool, mu: float,
+                   system, fitted: np.ndarray, expected: np.ndarray) -> np.ndarray | None:
+    """Entrywise bound on ``|fitted - expected|``: two computations of ``W_t + dw`` with ``dw``
+    the hidden part of the damped hidden-step system's solution at ``params`` (``system``:
+    ours, :class:`HiddenSystem`), formed and solved each in its own order of the sums
+    (threads, another BLAS); ``None`` where ``solve_regularised`` may have added a ridge.
+
+    Each computation forms the system ``A x = b`` within ``T = gamma(N) |terms|``
+    (``_bounds.gauss_newton_terms``, ``N``: ``gauss_newton_chain``) and ``b = J^T r -
+    n l2 P theta`` within ``gamma(N' + 3) (|J|^T U + n l2 P |theta|)`` (the gradient's
+    terms, ``N'``: :attr:`State.pair_sums`; ``/ n``, ``* n`` and the ridge term), and its LU
+    solve of the computed ``M`` leaves ``|dM| <= lu_pivoted(|M|)``, so ``||A x_i - b|| <=
+    ||K_i |x_i| || + ||d_b||`` with ``K_i = T + lu_pivoted(|M_i|)`` (the other's ``|M_i| <=
+    |M| + 2 T``). ``||x_1 - x_2|| <= (r_1 + r_2) / lambda_min(A)`` with ``||x_2|| <= ||x_1|| +
+    ||x_1 - x_2||``; each sum ``W_t + dw`` rounds once more."""
+    s = state_of(prob, split_arrays(prob, params), l2)
+    D = to_numpy(fw.D)
+    T = gamma(gauss_newton_chain(s)) * gauss_newton_terms(s, D, joint, mu)
+    matrix = to_numpy(system.matrix)
+    damping = to_numpy(system.damping)
+    M = matrix + np.diag(np.r_[mu * damping, np.zeros(matrix.shape[0] - damping.size)])
+    x = to_numpy(system.solution(mu))[:, 0]
+    least = least_eigenvalue(M)
+    if not (lu_solve_accepted(np.abs(M), least, 1)
+            and lu_solve_accepted(np.abs(M) + 2 * T, least - 2 * np.linalg.norm(T, 2), 1)):
+        return None
+    J = gauss_newton_magnitudes(s, D, joint)
+    n = s.n
+    theta, penalised = np.abs(s.Wt).ravel(), np.ones(s.Wt.size)
+    if joint:
+        outputs = s.V if s.c is None else np.r_[s.V, s.c[None, :]]
+        theta = np.r_[theta, np.abs(outputs).T.ravel()]
+        bias = np.r_[np.ones(s.V.shape[0]), np.zeros(outputs.shape[0] - s.V.shape[0])]
+        penalised = np.r_[penalised, np.tile(bias, s.Y.shape[1])]
+    b_err = np.linalg.norm(gamma(s.pair_sums + 3) * (J.T @ s.U.ravel()
+                                                       + n * l2 * penalised * theta))
+    exact_least = least - np.linalg.norm(T, 2)
+    K1 = T + lu_pivoted(np.abs(M))
+    K2 = np.linalg.norm(T + lu_pivoted(np.abs(M) + 2 * T), 2)
+    if K2 >= exact_least:
+        return None
+    r1 = np.linalg.norm(K1 @ np.abs(x)) + b_err
+    distance = (r1 + K2 * np.linalg.norm(x) + b_err) / (exact_least - K2)
+    return distance + EPS64 * (np.abs(fitted) + np.abs(expected))
+
+
 @pytest.mark.parametrize("step", ["joint", "damped"])
 @given(problems())
 def test_fit_takes_the_documented_damped_step(xp, step, prob):
-    """fit's first accepted step is the start plus HiddenSystem's step at the recorded mu."""
-    _, _, params, _, l2 = start_state(xp, prob)
+    """fit's first accepted step is the start plus HiddenSystem's step at the recorded mu:
+    the same computation, to the rounding of forming and solving the system in another
+    order of the sums (:func:`step_agreement`; NumPy gives it bitwise, PyTorch need not)."""
+    _, _, params, fw, l2 = start_state(xp, prob)
     result = run_fit(xp, prob, max_iter=1, step=step, tol=0.0)
     record = result.history[-1]
     if record.mu > MU_SWITCH:
         event("no damped step accepted: switched to the paper's step")
         return
-    system = hidden_system(HiddenSystem, xp, prob, params, l2,
-                           joint=step == "joint" and prob.train_output)
+    joint = step == "joint" and prob.train_output
+    system = hidden_system(HiddenSystem, xp, prob, params, l2, joint=joint)
     expected = to_numpy(params.Wt + system.step(record.mu))
     net = result.network
     fitted = to_numpy(net.W) if net.b is None else np.c_[to_numpy(net.W), to_numpy(net.b)]
-    np.testing.assert_allclose(fitted, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    bound = step_agreement(prob, params, fw, l2, joint, record.mu, system, fitted, expected)
+    if bound is None:
+        event("the solves may have added a ridge: steps not compared")
+        return
+    event("the solves are surely plain LU: steps compared")
+    note(f"step error / bound {ratio(fitted - expected, bound):.3e}")
+    assert np.all(np.abs(fitted - expected) <= bound)
 
 
 @pytest.mark.parametrize("reinit", [True, False])

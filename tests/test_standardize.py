@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems
 
 import relu_altmin
+from relu_altmin._problem import TrainingProblem
 from relu_altmin._rows import Chunks, Moments, make_rows
 from relu_altmin._standardize import Standardization
 
@@ -410,20 +411,49 @@ def test_standardize_false_fits_the_data_as_given(prob):
 
 
 @given(problems(max_n=16))
-def test_the_certificate_holds_in_standardised_and_raw_coordinates(prob):
+def test_the_certificate_holds_in_standardised_and_raw_coordinates(monkeypatch, prob):
     """The residuals a standardised fit reports are ``critical_point_residuals`` of its
     standardised network on the standardised data at ``result.l2``; with ``l2=0`` the raw
     network on the raw data has residuals of the same size (the data term is the raw one
-    over ``y_scale^2``, and the maps are invertible): a critical point stays one."""
+    over ``y_scale^2``, and the maps are invertible): a critical point stays one.
+
+    The standardised network is the fit's own (its internal parameters, recorded where
+    ``fit`` computes the residuals), not ``s.standardized_network(result.network)``: that
+    round trip through the raw fold moves the weights by rounding, and a relative residual
+    need not be continuous there (found by the thorough profile: a dead unit with ``V = 0``
+    has ``W`` residual ``||l2 W|| / (l2 ||W||)``, 0 at the fit's ``W = 0`` and 1 at the round
+    trip's ``W = 2e-15``). Both computations of the residuals at the same network agree to
+    the rounding of their sums (``_bounds.residual_agreement``)."""
+    seen = []
+    original = TrainingProblem.residuals
+
+    def residuals(problem, params, state):
+        seen.append(params)
+        return original(problem, params, state)
+
+    monkeypatch.setattr(TrainingProblem, "residuals", residuals)
     kwargs = _fit_kwargs(prob, max_iter=3, tol=0.0)
+    d = prob.X.shape[1]
     for l2 in (None, 0.0):
+        seen.clear()
         result = relu_altmin.fit(prob.X, prob.y, prob.hidden, l2=l2, **kwargs)
         s = result.standardization
-        own = relu_altmin.critical_point_residuals(
-            s.standardized_network(result.network), s.inputs(prob.X), s.targets(prob.y),
-            l2=result.l2)
+        params = seen[-1]  # the returned state's: fit's residuals are computed last
+        Wt = to_numpy(params.Wt)
+        arrays = {"W": Wt[:, :d], "b": Wt[:, d] if params.bias else None,
+                  "V": to_numpy(params.V), "c": None if params.c is None else to_numpy(params.c)}
+        X_s = to_numpy(s.inputs(prob.X))
+        Y_s = np.reshape(to_numpy(s.targets(prob.y)), (prob.X.shape[0], -1))
+        net = relu_altmin.TwoLayerNet(arrays["W"], arrays["b"], arrays["V"], arrays["c"],
+                                      negative_slope=prob.negative_slope, skip=prob.skip)
+        own = relu_altmin.critical_point_residuals(net, X_s, Y_s, l2=result.l2)
+        state = State.of(X_s, Y_s, arrays, prob.negative_slope, prob.skip, result.l2)
+        with np.errstate(over="ignore"):  # sizes past float64 (W ~ 1e100): no bound, inf
+            agree = residual_agreement(state, {key: max(value, own[key])
+                                               for key, value in result.residuals.items()})
         for key, value in result.residuals.items():
-            assert own[key] == pytest.approx(value, rel=1e-5, abs=1e-10), key
+            note(f"{key} residual error / bound {ratio(own[key] - value, agree[key]):.3e}")
+            assert abs(own[key] - value) <= agree[key], key
     raw = relu_altmin.critical_point_residuals(result.network, prob.X, prob.y, l2=0.0)
     note(f"standardised {result.residuals}, raw {raw}")
     assert set(raw) == set(result.residuals)
