@@ -95,7 +95,9 @@ class Standardization:
         """A network of raw units (``FitResult.network``) in the fit's coordinates: it takes
         :meth:`inputs` and returns :meth:`targets`' units. With
         ``critical_point_residuals(s.standardized_network(net), s.inputs(X), s.targets(y),
-        l2=result.l2)`` this certifies the fit's own problem."""
+        l2=result.l2)`` this certifies the fit's own problem, to the rounding of the round
+        trip through raw units: the weights move by rounding, and a relative residual
+        whose denominator vanishes (a dead unit with ``V = 0`` and ``W = 0``) can jump."""
         return self._convert(network, to_raw=False)
 
     def raw_network(self, network: TwoLayerNet) -> TwoLayerNet:
