@@ -233,19 +233,8 @@ def test_conjugate_gradients_solve_the_dense_system(xp, tight_cg, monkeypatch, p
     b = to_numpy(free.rhs)
     m = matrix.shape[0]
     assert iterations < _systems.CG_MAX_ITER
-    s, D = bound_state(prob, state)
-    terms, chain = gauss_newton_terms(s, D, joint, mu), gauss_newton_chain(s)
-    norm_A = float(np.linalg.norm(terms)) * (1 + gamma(m * m + 1))
-    gap = cg_gap(recorded.steps(), norm_A,
-                 lambda d: gamma(chain) * float(np.linalg.norm(terms @ np.abs(d))))
-    stopped = cg_stop(tight_cg, float(np.linalg.norm(b)), m)
-    true_residual = stopped + gap + gamma(chain) * float(np.linalg.norm(terms @ np.abs(x)))
-    ours = gamma(m + 1) * float(np.linalg.norm(np.abs(matrix) @ np.abs(x) + np.abs(b)))
-    residual = float(np.linalg.norm(matrix @ x - b))
-    bound = (1 + gamma(m + 1)) * (true_residual + ours)
-    note(f"{iterations} iterations: residual / bound {residual / bound:.3e} (residual "
-         f"{residual:.3e}, stop {stopped:.3e}, gap {gap:.3e})")
-    assert residual <= bound
+    true_residual = assert_cg_meets_its_stop(bound_state(prob, state), recorded, matrix, x, b,
+                                             joint, mu, tight_cg, iterations)
     least = least_eigenvalue(matrix)
     if not lu_solve_accepted(np.abs(matrix), least, 1):
         event("the dense solve may have added a ridge: solutions not compared")
@@ -346,3 +335,27 @@ def test_matrix_free_fit_never_forms_the_gram_matrix(monkeypatch, step):
     assert result.solver == "cg"
     assert all(rec.cg_iterations > 0 for rec in result.history[1:])
     assert result.history[-1].objective < result.history[0].objective
+
+
+def assert_cg_meets_its_stop(bounds, recorded, matrix, x, b, joint, mu, rtol, iterations):
+    """``||M x - b||`` within the bound derived above: CG's recursive residual at its stop
+    (``cg_stop``), the gap its updates' rounding opens (``cg_gap`` over ``recorded``'s steps,
+    each product within ``gamma(N) T |d|`` of the exact system's), ``M``'s own distance from
+    the exact system, ``gamma(N) ||T |x|||``, and the rounding of ``M x - b`` here;
+    ``bounds`` is :func:`bound_state`'s ``(state, pattern)``. Returns the bound on the exact
+    system's residual ``||b - A x||`` (all but our own rounding)."""
+    s, D = bounds
+    m = matrix.shape[0]
+    terms, chain = gauss_newton_terms(s, D, joint, mu), gauss_newton_chain(s)
+    norm_A = float(np.linalg.norm(terms)) * (1 + gamma(m * m + 1))
+    gap = cg_gap(recorded.steps(), norm_A,
+                 lambda d: gamma(chain) * float(np.linalg.norm(terms @ np.abs(d))))
+    stopped = cg_stop(rtol, float(np.linalg.norm(b)), m)
+    true_residual = stopped + gap + gamma(chain) * float(np.linalg.norm(terms @ np.abs(x)))
+    ours = gamma(m + 1) * float(np.linalg.norm(np.abs(matrix) @ np.abs(x) + np.abs(b)))
+    residual = float(np.linalg.norm(matrix @ x - b))
+    bound = (1 + gamma(m + 1)) * (true_residual + ours)
+    note(f"{iterations} iterations: residual / bound {ratio(residual, bound):.3e} (residual "
+         f"{residual:.3e}, stop {stopped:.3e}, gap {gap:.3e})")
+    assert residual <= bound
+    return true_residual
