@@ -371,6 +371,13 @@ def interrupt_when(process: subprocess.Popen, ready, timeout: float = 300.0) -> 
     return lines
 
 
+def default_sigint() -> None:
+    """In the child before it starts: SIGINT's default action, so that its Python raises
+    ``KeyboardInterrupt`` even where this runner ignores SIGINT (a background job of a shell
+    without job control, whose children inherit the ignored signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child_env() -> dict[str, str]:
     return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1"}
@@ -384,7 +391,7 @@ def test_sigint_to_the_cli_writes_the_network_and_exits_130(tmp_path, capsys):
             [sys.executable, "-m", "relu_altmin.cli", "fit", str(X_path), "--targets",
              str(y_path), "--hidden", "16", "--max-iter", "100000", "--out", str(out), "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
-            cwd=ROOT) as process:
+            cwd=ROOT, preexec_fn=default_sigint) as process:
         lines = interrupt_when(process, lambda line: line.split()[:3] == ["fit", "iter",
                                                                           "2/100000"])
         stdout = process.stdout.read()
@@ -416,7 +423,8 @@ def test_sigint_to_a_python_fit_returns_the_result(tmp_path):
         "      [w.category.__name__ for w in caught])\n"
     )
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=child_env()) as process:
+                          stderr=subprocess.PIPE, text=True, env=child_env(),
+                          preexec_fn=default_sigint) as process:
         lines = interrupt_when(process, lambda line: line.split()[:1] == ["3"])  # iteration 3
         stdout = process.stdout.read()
     assert process.returncode == 0, "".join(lines)
