@@ -53,6 +53,12 @@ CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, CURVATURE_MIN_ROWS = 0.05, 4, 20
 #: spread; at 1.0 they rose (docs/notes/2026-12-06-preconditioner-reuse.md).
 REUSE_FLIPS = 0.2
 
+#: Warm start (docs/method.md, "Matrix-free solves"): a damped CG step starts CG from
+#: ``CG_WARM_START`` times its last accepted solution (Martens' Hessian-free method, whose
+#: 0.95 this is); CG keeps that start only where the model is lower there than at 0. 0 starts
+#: every solve from 0.
+CG_WARM_START = 0.95
+
 SystemType = type[HiddenSystem] | type[MatrixFreeSystem]
 
 
@@ -175,15 +181,19 @@ class DampedStep:
     switched: bool = False
     #: The preconditioner's pattern sums kept across iterations (CG only; ``REUSE_FLIPS``).
     kept: KeptSums = field(default_factory=KeptSums)
+    #: The last accepted solution, CG's next start (``CG_WARM_START``); ``None``: from 0.
+    direction: Any = None
 
     def take(self, params: Params, state: Evaluation) -> Outcome:
         problem = self.problem
         solves = work = 0
+        start = None if self.direction is None or not CG_WARM_START else (
+            CG_WARM_START * self.direction)
         if not self.switched:
             system = kept_system(self, params, state, joint=self.joint)
             while self.mu <= MU_SWITCH:
                 solves += 1
-                solution, iterations = system.solve(self.mu)
+                solution, iterations = system.solve(self.mu, start)
                 work += iterations
                 trial, lowest = self.trial(params.replace(
                     Wt=params.Wt + hidden_part(solution, system.shape, problem.xp)))
@@ -194,6 +204,7 @@ class DampedStep:
                 if trial_state.objective < state.objective:
                     mu, self.mu = self.mu, updated_damping(self.mu, accepted=True)
                     self.kept.moved(trial_state.flips)
+                    self.direction = solution
                     return Outcome(trial, trial_state, 1.0, mu, solves, work)
                 self.mu = updated_damping(self.mu, accepted=False)
             self.switched = True
@@ -203,7 +214,7 @@ class DampedStep:
                        cg_iterations=work + paper.cg_iterations)
 
     def restart(self) -> None:
-        self.mu, self.switched = MU_INIT, False
+        self.mu, self.switched, self.direction = MU_INIT, False, None
         self.kept.forget()
 
     def trial(self, params: Params) -> tuple[Params, float]:

@@ -143,7 +143,7 @@ class _DampedSystem:
     shape: tuple[int, int]
     xp: Any
 
-    def solve(self, mu: float) -> tuple[Any, int]:
+    def solve(self, mu: float, start: Any = None) -> tuple[Any, int]:
         raise NotImplementedError
 
     def solution(self, mu: float) -> Any:
@@ -210,8 +210,9 @@ class HiddenSystem(_DampedSystem):
         """Nothing to keep: the dense system has no preconditioner."""
         return None
 
-    def solve(self, mu: float) -> tuple[Any, int]:
-        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and 0 CG steps."""
+    def solve(self, mu: float, start: Any = None) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and 0 CG steps
+        (``start`` is ignored: the solve is exact)."""
         xp = self.xp
         matrix = self.matrix
         if mu:
@@ -236,6 +237,12 @@ def hidden_part(solution: Any, shape: tuple[int, int], xp: Any) -> Any:
 #: (docs/method.md, "Matrix-free solves").
 CG_RTOL = 1e-6
 CG_MAX_ITER = 30
+#: They also stop once the damped model ``q(x) = x^T A x / 2 - b^T x`` fell over the last
+#: ``k = max(CG_PROGRESS_WINDOW, i // 10)`` products by less than ``k CG_PROGRESS_TOL`` of its
+#: value (Martens' rule for Hessian-free optimisation, 2010, with his constants): the Krylov
+#: space then adds little to the step. 0 turns the rule off.
+CG_PROGRESS_TOL = 5e-4
+CG_PROGRESS_WINDOW = 10
 
 
 @dataclass(frozen=True)
@@ -351,11 +358,15 @@ class MatrixFreeSystem(_DampedSystem):
         k = self.params.V.shape[1]
         return self.xp.reshape(x, (k, x.shape[0] // k)).T
 
-    def solve(self, mu: float) -> tuple[Any, int]:
-        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and its CG steps."""
+    def solve(self, mu: float, start: Any = None) -> tuple[Any, int]:
+        """The solution ``[dw; dt]`` (a column) for the damping ``mu >= 0``, and its CG
+        products; CG starts from the column ``start`` where the model is lower there than
+        at 0 (else from 0)."""
+        x0 = None if start is None else self.xp.reshape(start, (-1,))
         x, iterations = conjugate_gradients(lambda v: self.apply(mu, v), self.rhs,
                                             self.precondition(mu), self.xp, rtol=CG_RTOL,
-                                            max_iter=CG_MAX_ITER)
+                                            max_iter=CG_MAX_ITER, progress_tol=CG_PROGRESS_TOL,
+                                            window=CG_PROGRESS_WINDOW, x0=x0)
         return self.xp.reshape(x, (-1, 1)), iterations
 
 
@@ -429,23 +440,35 @@ def _gauss_newton_product(Xt: Any, D: Any, Hb: Any, V: Any, dW: Any,
 
 def conjugate_gradients(
     apply: Callable[[Any], Any], b: Any, precondition: Callable[[Any], Any], xp: Any, *,
-    rtol: float, max_iter: int,
+    rtol: float, max_iter: int, progress_tol: float = 0.0, window: int = 10, x0: Any = None,
 ) -> tuple[Any, int]:
-    """Preconditioned CG for the symmetric positive semi-definite ``A x = b`` from ``x = 0``.
+    """Preconditioned CG for the symmetric positive semi-definite ``A x = b`` from ``x = 0``,
+    or from ``x0`` where the model ``q`` (below) is lower there than at 0.
 
-    Returns the iterate and the number of products with ``A``. Stops when
-    ``||b - A x|| <= rtol ||b||``, after ``max_iter`` products, or when a search direction has
-    no positive curvature (``A`` singular along it: the iterate so far is kept).
+    Returns the iterate and the number of products with ``A`` (one more for ``x0``). Stops when
+    ``||b - A x|| <= rtol ||b||``, after ``max_iter`` products, when a search direction has
+    no positive curvature (``A`` singular along it: the iterate so far is kept), or, for
+    ``progress_tol > 0``, when the model ``q(x) = x^T A x / 2 - b^T x`` fell over the last
+    ``k = max(window, i // 10)`` steps by less than ``k progress_tol |q(x_i)|`` (Martens'
+    test, on the values CG tracks: ``q(x_0)``, less ``alpha r^T z / 2`` per step).
     """
-    x = xp.zeros_like(b)
-    r = b
+    x, r = xp.zeros_like(b), b
+    models = [0.0]  # q(x_i); each step lowers it by alpha r^T z / 2
     b_norm = float(xp.linalg.vector_norm(b))
     if b_norm == 0.0:
         return x, 0
+    products = 0
+    if x0 is not None:
+        r0, products = b - apply(x0), 1
+        model0 = -float(xp.sum(x0 * (b + r0))) / 2  # q(x0), since A x0 = b - r0
+        if model0 < 0.0:
+            if float(xp.linalg.vector_norm(r0)) <= rtol * b_norm:
+                return x0, products
+            x, r, models = x0, r0, [model0]
     z = precondition(r)
     d = z
     rz = float(xp.sum(r * z))
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(products + 1, max_iter + 1):
         Ad = apply(d)
         curvature = float(xp.sum(d * Ad))
         if not curvature > 0.0:
@@ -457,10 +480,20 @@ def conjugate_gradients(
         r = r - alpha * Ad
         if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:
             return x, iteration
+        models.append(models[-1] - alpha * rz / 2)
+        if progress_tol > 0 and _stalled(models, window, progress_tol):
+            return x, iteration
         z = precondition(r)
         rz, rz_old = float(xp.sum(r * z)), rz
         d = z + (rz / rz_old) * d
     return x, max_iter
+
+
+def _stalled(models: list[float], window: int, progress_tol: float) -> bool:
+    """Martens' test on the model values ``q(x_0), ..., q(x_i)``."""
+    i = len(models) - 1
+    k = max(window, i // 10)
+    return i > k and models[i - k] - models[i] < k * progress_tol * abs(models[i])
 
 
 def _unit_products(Xt: Any, weights: Any, other: Any, xp: Any) -> Any:

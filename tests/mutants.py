@@ -34,7 +34,8 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_precision.py", "tests/test
               "tests/test_raw_features.py",
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
               "tests/test_experiments.py", "tests/test_ridge.py", "tests/test_loo.py",
-              "tests/test_early_stopping.py", "tests/test_stages.py"]
+              "tests/test_early_stopping.py", "tests/test_stages.py",
+              "tests/test_cg_budget.py"]
 
 # (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
@@ -283,7 +284,8 @@ MUTANTS = [
     ("reinit: mu carried over", "_alternate",
      "hidden_step.restart()", "None", "levenberg"),
     ("reinit: switch kept", "DampedStep.restart",
-     "self.mu, self.switched = MU_INIT, False", "self.mu = MU_INIT", "levenberg"),
+     "self.mu, self.switched, self.direction = MU_INIT, False, None",
+     "self.mu, self.direction = MU_INIT, None", "levenberg"),
     # Sub-sampled curvature (test_curvature.py).
     ("curvature sample not used", "system_rows",
      "    return problem.rows.sample(size, rng)\n",
@@ -790,6 +792,36 @@ MUTANTS = [
     ("cg stops at 1.5 times its tolerance (kept sums)", "conjugate_gradients",
      "if float(xp.linalg.vector_norm(r)) <= rtol * b_norm:",
      "if float(xp.linalg.vector_norm(r)) <= 1.5 * rtol * b_norm:", "another_pattern_solves"),
+    ("cg progress stop at twice Martens' tolerance", "_stalled",
+     "models[i - k] - models[i] < k * progress_tol * abs(models[i])",
+     "models[i - k] - models[i] < 2 * k * progress_tol * abs(models[i])",
+     "progress_stop_is_martens"),
+    ("cg progress window without i // 10", "_stalled",
+     "k = max(window, i // 10)", "k = window", "progress_stop_is_martens"),
+    ("cg model drop without alpha", "conjugate_gradients",
+     "models.append(models[-1] - alpha * rz / 2)", "models.append(models[-1] - rz / 2)",
+     "progress_stop_is_martens"),
+    ("cg progress stop returns the previous iterate", "conjugate_gradients",
+     "if progress_tol > 0 and _stalled(models, window, progress_tol):\n"
+     "            return x, iteration",
+     "if progress_tol > 0 and _stalled(models, window, progress_tol):\n"
+     "            return x - alpha * d, iteration", "progress_stop_keeps"),
+    ("cg warm start always kept", "conjugate_gradients",
+     "if model0 < 0.0:", "if True:", "warm_start_is_cg"),
+    ("cg warm start model sign", "conjugate_gradients",
+     "model0 = -float(xp.sum(x0 * (b + r0))) / 2", "model0 = -float(xp.sum(x0 * (b - r0))) / 2",
+     "warm_start_is_cg"),
+    ("cg warm start product not counted", "conjugate_gradients",
+     "r0, products = b - apply(x0), 1", "r0, products = b - apply(x0), 0",
+     "warm_start"),
+    ("damped step keeps no direction", "DampedStep.take",
+     "self.direction = solution", "self.direction = None", "damped_steps_start"),
+    ("damped step warm start not decayed", "DampedStep.take",
+     "CG_WARM_START * self.direction)", "self.direction)", "damped_steps_start"),
+    ("damped step restart keeps its direction", "DampedStep.restart",
+     "self.mu, self.switched, self.direction = MU_INIT, False, None",
+     "self.mu, self.switched, self.direction = MU_INIT, False, self.direction",
+     "damped_steps_start"),
     ("fit's residuals with ||X|| off by 1e-8", "TrainingProblem.residuals",
      "math.sqrt(rows.stats.x_squares)", "math.sqrt(rows.stats.x_squares * (1 + 1e-8))",
      "standardised_and_raw"),

@@ -171,9 +171,11 @@ def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint):
 
 @pytest.fixture
 def tight_cg(monkeypatch):
-    """CG run to a tight tolerance with room for every iteration it needs."""
+    """CG run to a tight tolerance with room for every iteration it needs (no progress
+    stop)."""
     monkeypatch.setattr(_systems, "CG_RTOL", 1e-9)
     monkeypatch.setattr(_systems, "CG_MAX_ITER", 10_000)
+    monkeypatch.setattr(_systems, "CG_PROGRESS_TOL", 0.0)
     return 1e-9
 
 

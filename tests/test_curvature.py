@@ -271,10 +271,12 @@ def test_kept_sums_at_the_same_pattern_give_the_fresh_system(xp, prob, joint, l2
 
 @pytest.fixture
 def tight_cg(monkeypatch):
-    """CG run to a tight tolerance with room for every iteration it needs."""
+    """CG run to a tight tolerance with room for every iteration it needs (no progress
+    stop)."""
     from relu_altmin import _systems
     monkeypatch.setattr(_systems, "CG_RTOL", 1e-9)
     monkeypatch.setattr(_systems, "CG_MAX_ITER", 10_000)
+    monkeypatch.setattr(_systems, "CG_PROGRESS_TOL", 0.0)
     return 1e-9
 
 
