@@ -47,6 +47,7 @@ REPORTS: dict[str, str] = {
     "scale_adam_progressive_300": "scale",
     "scale_adam_reuse_60": "scale",
     "scale_adam_reuse_300": "scale",
+    "scale_adam_warm_60": "scale",
     "scale_rows": "scale",
     "scale_streamed": "scale",
     "scale_wide": "scale",
@@ -59,6 +60,7 @@ REPORTS: dict[str, str] = {
     "training_lbfgs": "training",
     "training_lbfgs_digits_relu": "training",
     "training_lbfgs_steps": "training",
+    "training_lbfgs_warm": "training",
     "training_quick": "training",
     "varpro": "varpro",
 }
