@@ -238,7 +238,7 @@ def hidden_part(solution: Any, shape: tuple[int, int], xp: Any) -> Any:
 CG_RTOL = 1e-6
 CG_MAX_ITER = 30
 #: They also stop once the damped model ``q(x) = x^T A x / 2 - b^T x`` fell over the last
-#: ``k = max(CG_PROGRESS_WINDOW, i // 10)`` products by less than ``k CG_PROGRESS_TOL`` of its
+#: ``k = max(CG_PROGRESS_WINDOW, i // 10)`` steps by less than ``k CG_PROGRESS_TOL`` of its
 #: value (Martens' rule for Hessian-free optimisation, 2010, with his constants): the Krylov
 #: space then adds little to the step. 0 turns the rule off.
 CG_PROGRESS_TOL = 5e-4
