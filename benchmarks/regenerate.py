@@ -48,6 +48,8 @@ REPORTS: dict[str, str] = {
     "scale_adam_reuse_60": "scale",
     "scale_adam_reuse_300": "scale",
     "scale_adam_warm_60": "scale",
+    "scale_adam_fast_60": "scale",
+    "scale_adam_fast_300": "scale",
     "scale_rows": "scale",
     "scale_streamed": "scale",
     "scale_wide": "scale",

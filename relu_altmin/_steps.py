@@ -26,7 +26,8 @@ STEPS = ("joint", "damped", "exact")
 MAX_HALVINGS = 30
 #: Levenberg-Marquardt rule for the damping ``mu`` of the damped steps: start at ``MU_INIT``;
 #: after an accepted step multiply by ``MU_SHRINK`` (not below ``MU_MIN``); after a rejected
-#: one multiply by ``MU_GROW`` and solve again.
+#: one multiply by the growth, ``MU_GROW`` at an iteration's first rejection and twice the
+#: last growth at each further one (Nielsen's rule), and solve again.
 MU_INIT, MU_SHRINK, MU_GROW, MU_MIN = 1e-3, 1.0 / 3.0, 4.0, 1e-12
 #: Once ``mu`` exceeds this, the trust region has shrunk below the diagonal's scale: the
 #: pattern has settled onto kinks that stop the Gauss-Newton model, and the fit switches to
@@ -123,9 +124,12 @@ class Step(Protocol):
     def restart(self) -> None: ...
 
 
-def updated_damping(mu: float, accepted: bool) -> float:
-    """Levenberg-Marquardt's rule: the damping after a step at ``mu`` was accepted or not."""
-    return max(mu * MU_SHRINK, MU_MIN) if accepted else mu * MU_GROW
+def updated_damping(mu: float, growth: float, accepted: bool) -> tuple[float, float]:
+    """Levenberg-Marquardt's rule with Nielsen's growth: the damping after a step at ``mu``
+    was accepted or not, and the factor the next rejection multiplies it by."""
+    if accepted:
+        return max(mu * MU_SHRINK, MU_MIN), MU_GROW
+    return mu * growth, 2.0 * growth
 
 
 @dataclass
@@ -178,6 +182,7 @@ class DampedStep:
     curvature_rows: int | None = None
     rng: np.random.Generator | None = None
     mu: float = MU_INIT
+    growth: float = MU_GROW
     switched: bool = False
     #: The preconditioner's pattern sums kept across iterations (CG only; ``REUSE_FLIPS``).
     kept: KeptSums = field(default_factory=KeptSums)
@@ -198,15 +203,16 @@ class DampedStep:
                 trial, lowest = self.trial(params.replace(
                     Wt=params.Wt + hidden_part(solution, system.shape, problem.xp)))
                 if lowest >= state.objective:  # rejected on the output step's sums alone
-                    self.mu = updated_damping(self.mu, accepted=False)
+                    self.mu, self.growth = updated_damping(self.mu, self.growth, accepted=False)
                     continue
                 trial_state = problem.evaluate(trial, params.Wt)
                 if trial_state.objective < state.objective:
-                    mu, self.mu = self.mu, updated_damping(self.mu, accepted=True)
+                    mu = self.mu
+                    self.mu, self.growth = updated_damping(mu, self.growth, accepted=True)
                     self.kept.moved(trial_state.flips)
                     self.direction = solution
                     return Outcome(trial, trial_state, 1.0, mu, solves, work)
-                self.mu = updated_damping(self.mu, accepted=False)
+                self.mu, self.growth = updated_damping(self.mu, self.growth, accepted=False)
             self.switched = True
         paper = ExactStep(problem, self.system_type, self.curvature_rows, self.rng,
                           self.kept).take(params, state)
@@ -214,7 +220,7 @@ class DampedStep:
                        cg_iterations=work + paper.cg_iterations)
 
     def restart(self) -> None:
-        self.mu, self.switched, self.direction = MU_INIT, False, None
+        self.mu, self.growth, self.switched, self.direction = MU_INIT, MU_GROW, False, None
         self.kept.forget()
 
     def trial(self, params: Params) -> tuple[Params, float]:

@@ -169,6 +169,28 @@ def test_preconditioner_inverts_the_block_diagonal(xp, prob, mu, joint):
     assert np.all(residual <= bound)
 
 
+# The preconditioner's unit blocks are one product over the upper triangle, formed a block
+# of rows at a time: each entry is the sum over the rows, in any block size.
+@given(st.integers(1, 40), st.integers(1, 6), st.integers(1, 5), st.integers(1, 60),
+       st.integers(0, 2**32 - 1))
+def test_unit_grams_sum_every_row_in_any_blocks(xp, n, dt, h, chunk, seed):
+    """``_unit_grams(Xt, w)[j] = Xt^T diag(w[:, j]) Xt`` with ``CHUNK_ELEMENTS`` set so that a
+    block holds from one row to all: each entry is a sum of ``n`` products of three factors
+    summed over the blocks, within ``gamma(n + 2)`` of the sum of their magnitudes; the blocks
+    are exactly symmetric."""
+    rng = np.random.default_rng(seed)
+    Xt, weights = rng.standard_normal((n, dt)), rng.random((n, h))
+    expected = np.einsum("ia,ij,ib->jab", Xt, weights, Xt)
+    bound = gamma(n + 2) * np.einsum("ia,ij,ib->jab", np.abs(Xt), weights, np.abs(Xt))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_systems, "CHUNK_ELEMENTS", chunk)
+        grams = to_numpy(_systems._unit_grams(xp.asarray(Xt), xp.asarray(weights), xp))
+    event(f"row blocks: {-(-n // max(1, chunk // (dt * (dt + 1) // 2)))}")
+    assert grams.shape == (h, dt, dt)
+    np.testing.assert_array_equal(grams, np.swapaxes(grams, 1, 2))
+    assert np.all(np.abs(grams - expected) <= bound)
+
+
 @pytest.fixture
 def tight_cg(monkeypatch):
     """CG run to a tight tolerance with room for every iteration it needs (no progress

@@ -37,7 +37,7 @@ from _bounds import (
     residual_tolerance,
 )
 from conftest import to_numpy
-from hypothesis import event, example, given, note
+from hypothesis import assume, event, example, given, note
 from hypothesis import strategies as st
 from strategies import Problem, problems
 
@@ -431,10 +431,11 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
         if after.reinit_unit >= 0:  # a unit was redrawn: mu restarts, the objective may rise
             first_mu = MU_INIT
         if after.mu <= MU_SWITCH:  # a damped step, accepted
-            # The first solve uses the carried mu; each rejection multiplies it by MU_GROW.
-            # fit multiplies solves - 1 times, we raise to a power (within an ulp) and
-            # multiply once: each within gamma(solves + 1) of the exact product.
-            expected = first_mu * MU_GROW ** (after.solves - 1)
+            # The first solve uses the carried mu; the i-th rejection multiplies it by
+            # MU_GROW 2^(i - 1), and fit multiplies solves - 1 times. With MU_GROW a power
+            # of two every product is exact, but the bound holds for any: each of the
+            # solves - 1 products and our power rounds once, within gamma(solves + 1).
+            expected = grown(first_mu, after.solves - 1)
             assert abs(after.mu - expected) <= 2 * gamma(after.solves + 1) * expected
             assert after.step == 1.0
             if after.reinit_unit < 0:
@@ -444,7 +445,7 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
             assert after.mu > MU_SWITCH
             assert 0.0 <= after.step <= 1.0
             if first_mu <= MU_SWITCH:  # switched in this iteration: damped solves, then one
-                expected = first_mu * MU_GROW ** (after.solves - 1)  # as above
+                expected = grown(first_mu, after.solves - 1)  # as above
                 assert abs(after.mu - expected) <= 2 * gamma(after.solves + 1) * expected
             else:
                 assert after.solves == 1 and after.mu == first_mu
@@ -453,6 +454,40 @@ def test_damped_history_follows_levenberg_marquardt(xp, step, prob):
                 allowances[index])
             first_mu = after.mu
     assert result.history[0].mu == 0.0
+
+
+@given(problems())
+def test_pattern_flips_count_the_sign_changes(xp, prob):
+    """Each record's ``pattern_flips`` is the number of pre-activations (rows x units) whose
+    sign the iteration changed, counted from the networks before and after it (an iteration
+    that re-initialised a unit is left out: it counts from the network before the redraw).
+    Entries within the rounding of their product, ``gamma(d~ + 1) |Xt| |Wt|^T``, may go
+    either way."""
+    assume(not prob.skip)
+    result = run_fit(xp, prob, max_iter=15, tol=0.0)
+    Xt = np.c_[prob.X, np.ones(len(prob.X))] if prob.bias else prob.X
+
+    def signs(net: dict) -> tuple[np.ndarray, np.ndarray]:
+        Wt = np.c_[net["W"], net["b"]] if prob.bias else net["W"]
+        rounding = gamma(Xt.shape[1] + 1) * np.abs(Xt) @ np.abs(Wt).T
+        Z = Xt @ Wt.T
+        return Z > 0, np.abs(Z) <= rounding
+
+    for record, before, after in zip(result.history[1:], result.networks[:-1],
+                                     result.networks[1:], strict=True):
+        if record.reinit_unit >= 0:
+            continue
+        (positive_0, unsure_0), (positive_1, unsure_1) = signs(before), signs(after)
+        unsure = unsure_0 | unsure_1
+        changed = int(np.sum((positive_0 != positive_1) & ~unsure))
+        note(f"{record}")
+        assert changed <= record.pattern_flips <= changed + int(np.sum(unsure))
+
+
+def grown(mu: float, rejections: int) -> float:
+    """``mu`` after ``rejections`` rejected damped steps in a row (Nielsen's rule: the growth
+    factor starts at ``MU_GROW`` and doubles after each rejection)."""
+    return mu * MU_GROW**rejections * 2.0 ** (rejections * (rejections - 1) // 2)
 
 
 def step_agreement(prob: Problem, params: Params, fw, l2: float, joint: bool, mu: float,
