@@ -63,6 +63,7 @@ REPORTS: dict[str, str] = {
     "training_lbfgs_digits_relu": "training",
     "training_lbfgs_steps": "training",
     "training_lbfgs_warm": "training",
+    "training_lbfgs_fast": "training",
     "training_quick": "training",
     "varpro": "varpro",
 }
