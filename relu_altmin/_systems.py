@@ -527,22 +527,22 @@ def _unit_grams(Xt: Any, weights: Any, xp: Any) -> Any:
     unit-by-unit products, in a single well-shaped matrix product (4-5x faster at h = 128).
     """
     n, dt = Xt.shape
-    first, second = np.triu_indices(dt)
+    triangle = np.triu_indices(dt)
+    # entry (a, b) of each block is column (min(a, b), max(a, b)) of the upper triangle
+    column = np.zeros((dt, dt), dtype=np.int64)
+    column[triangle] = np.arange(triangle[0].size)
+    column = np.maximum(column, column.T)
     on = device(Xt)
-    first, second = (xp.asarray(i, device=on) for i in (first, second))
-    rows_per = max(1, CHUNK_ELEMENTS // first.shape[0])
+    first, second, column = (xp.asarray(i, device=on)
+                             for i in (*triangle, column.reshape(-1)))
+    rows_per = max(1, CHUNK_ELEMENTS // triangle[0].size)
     upper = None
     for s in range(0, n, rows_per):
         e = min(s + rows_per, n)
         block = Xt[s:e, :]
         part = weights[s:e, :].T @ (xp.take(block, first, axis=1) * xp.take(block, second, axis=1))
         upper = part if upper is None else upper + part
-    # entry (a, b) of each block is column (min(a, b), max(a, b)) of the upper triangle
-    column = np.zeros((dt, dt), dtype=np.int64)
-    column[np.triu_indices(dt)] = np.arange(dt * (dt + 1) // 2)
-    column = np.maximum(column, column.T)
-    return xp.reshape(xp.take(upper, xp.asarray(column.reshape(-1), device=on), axis=1),
-                      (weights.shape[1], dt, dt))
+    return xp.reshape(xp.take(upper, column, axis=1), (weights.shape[1], dt, dt))
 
 
 def _diagonal_stack(values: Any, xp: Any) -> Any:

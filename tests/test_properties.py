@@ -37,7 +37,7 @@ from _bounds import (
     residual_tolerance,
 )
 from conftest import to_numpy
-from hypothesis import assume, event, example, given, note
+from hypothesis import event, example, given, note
 from hypothesis import strategies as st
 from strategies import Problem, problems
 
@@ -461,17 +461,13 @@ def test_pattern_flips_count_the_sign_changes(xp, prob):
     """Each record's ``pattern_flips`` is the number of pre-activations (rows x units) whose
     sign the iteration changed, counted from the networks before and after it (an iteration
     that re-initialised a unit is left out: it counts from the network before the redraw).
-    Entries within the rounding of their product, ``gamma(d~ + 1) |Xt| |Wt|^T``, may go
-    either way."""
-    assume(not prob.skip)
+    The sign of a pre-activation is that of ``H``; entries within the rounding of its terms,
+    ``gamma(d~ + 2) Z`` (``_bounds.State``; with the skip offset), may go either way."""
     result = run_fit(xp, prob, max_iter=15, tol=0.0)
-    Xt = np.c_[prob.X, np.ones(len(prob.X))] if prob.bias else prob.X
 
     def signs(net: dict) -> tuple[np.ndarray, np.ndarray]:
-        Wt = np.c_[net["W"], net["b"]] if prob.bias else net["W"]
-        rounding = gamma(Xt.shape[1] + 1) * np.abs(Xt) @ np.abs(Wt).T
-        Z = Xt @ Wt.T
-        return Z > 0, np.abs(Z) <= rounding
+        s = state_of(prob, net, 0.0)
+        return s.H > 0, np.abs(s.H) <= gamma(s.Xt.shape[1] + 2) * s.Z
 
     for record, before, after in zip(result.history[1:], result.networks[:-1],
                                      result.networks[1:], strict=True):
