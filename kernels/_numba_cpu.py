@@ -116,13 +116,13 @@ def _masked_gram_numpy(
         bufs = np.empty((nw, 2, chunk, d), dtype=dtype)
         _weighted_pair_grams(X, np.ascontiguousarray(D.T, dtype=dtype), G, bufs, tmps, accs)
 
-    if c0 != 0 or c2 != 1 or coupling is not None:
-        if c0 != 0:
-            G0 = _plain_gram(X, np.empty((chunk, d), dtype=dtype))
-            diag = np.stack([G[j * d:(j + 1) * d, j * d:(j + 1) * d] for j in range(h)])
-        else:  # zeros, so that 0 * inf never turns into NaN
-            G0 = np.zeros((d, d), dtype=dtype)
-            diag = np.zeros((h, d, d), dtype=dtype)
+    # lo * lo underflows to 0 before lo * s does (lo < 1e-154): each term is tested on its own.
+    if c0 != 0 or c1 != 0 or c2 != 1 or coupling is not None:
+        # zeros where unused, so that 0 * inf never turns into NaN
+        G0 = (_plain_gram(X, np.empty((chunk, d), dtype=dtype)) if c0 != 0
+              else np.zeros((d, d), dtype=dtype))
+        diag = (np.stack([G[j * d:(j + 1) * d, j * d:(j + 1) * d] for j in range(h)]) if c1 != 0
+                else np.zeros((h, d, d), dtype=dtype))
         C = np.ones((h, h), dtype=dtype) if coupling is None else np.ascontiguousarray(coupling)
         _combine(G, G0, diag, c0, c1, c2, C)
     return _finish(G, out)

@@ -443,6 +443,14 @@ def scale_gradients(gWt: Any, gV: Any, gc: Any | None, params: Params, l2: float
                      None if gc is None else gc / n)
 
 
+def loss_sums(Xt: Any, Y: Any, params: Params, negative_slope: float) -> tuple[Any]:
+    """One chunk's ``||F - Y||^2`` at ``params``, as :func:`error_sums` sums it (so the
+    objective from it equals :class:`Evaluation`'s to the last bit): a backtracking trial
+    needs only that."""
+    xp = array_namespace(Xt, Y)
+    return (sum_squares(forward(Xt, params, negative_slope, xp).F - Y, xp),)
+
+
 def state_sums(Xt: Any, Y: Any, params: Params, negative_slope: float,
                previous: Any | None, loss_weights: Any | None = None) -> tuple[Any, ...]:
     """One chunk's :func:`error_sums` at ``params``, and the count of pattern entries that differ

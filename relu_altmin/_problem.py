@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._certificate import nonsmooth_ratios
-from ._model import Evaluation, Params, objective_from, residual_ratios, state_sums
+from ._model import (
+    Evaluation,
+    Params,
+    loss_sums,
+    objective_from,
+    residual_ratios,
+    state_sums,
+)
 from ._rows import Rows
 from ._systems import output_solve, output_sums
 
@@ -37,6 +44,13 @@ class TrainingProblem:
         return Evaluation.from_sums(rows.reduce(state_sums, params, self.slope, previous,
                                                 *extra),
                                     params, self.lam, rows.n, rows.xp)
+
+    def objective(self, params: Params) -> float:
+        """The objective at ``params`` from one pass that sums the squared errors alone (no
+        gradient): equal to :meth:`evaluate`'s ``objective`` to the last bit."""
+        rows = self.rows
+        (sse,) = rows.reduce(loss_sums, params, self.slope)
+        return objective_from(float(sse) / rows.n, params, self.lam, rows.xp)
 
     def output_solved(self, params: Params) -> Params:
         """``params`` with the exact output solve (one pass over the rows)."""

@@ -483,12 +483,16 @@ class _InMemoryRows(Rows):
 
     def standardized(self, x_shift: Any, x_scale: Any, y_shift: Any, y_scale: Any) -> Rows:
         """Mapped once: the copy the rows hold is replaced by the mapped one, in the working
-        dtype (no pass then maps anything); the stats are mapped as for streamed rows."""
+        dtype (no pass then maps anything). float64 rows take their stats from the mapped
+        copy, the sums the fit then works with, so that rows standardised before the fit
+        run exactly the fit of the same rows given raw; float32 rows map their stats as
+        streamed rows do (the sums of a scan)."""
         maps = (x_shift, x_scale, y_shift, y_scale)
         x_shift, x_scale, y_shift, y_scale = narrowed(maps, self.work, self.xp)
         mapped = _InMemoryRows(self.xp, (self.Xt - x_shift) / x_scale,
                                (self.Y - y_shift) / y_scale, self.bias, self.dtype, self.Y,
-                               _mapped_stats(self.stats, self.d, maps))
+                               None if self.work == self.xp.float64
+                               else _mapped_stats(self.stats, self.d, maps))
         mapped.dtype, mapped.y_ndim = self.dtype, self.y_ndim
         return mapped
 

@@ -165,13 +165,30 @@ class Standardization:
 
 def _column_map(moments: Moments, centre: bool) -> tuple[Any, Any]:
     """Shift and scale of each column: mean and standard deviation (``centre``), else 0 and
-    the root mean square; a constant column (``CONSTANT_RTOL``) gets scale 1."""
+    the root mean square; a constant column (``CONSTANT_RTOL``) gets scale 1.
+
+    A column already standardised keeps its values: a mean within ``4 n eps`` of the root
+    mean square of ``n`` rows is taken as 0, and a spread within ``4 n eps`` of a power of
+    two as that power (dividing by it is exact, and scaling a column by a power of two
+    scales its map exactly). ``4 n eps`` bounds the rounding that a map ``(x - m) / s`` from
+    computed moments leaves in the moments of its result (``gamma_n`` in ``m`` and ``s``,
+    ``gamma_2`` in the map, ``gamma_n`` in the new moments) when the column's mean is within
+    ``sqrt(3)`` of its spread. Mapping such a column again would only round it: data
+    standardised before the fit run exactly the fit of the same data given raw
+    (``docs/method.md``, "Standardisation")."""
     xp = array_namespace(moments.mean)
     mean = moments.mean
     variance = moments.m2 / moments.count
+    rounding = 4 * moments.count * float(xp.finfo(mean.dtype).eps)
+    zero, one = xp.zeros_like(mean), xp.ones_like(mean)
+    root_mean_square = xp.hypot(xp.sqrt(variance), mean)  # no overflow of mean^2
     if centre:
-        shift, spread = mean, xp.sqrt(variance)
+        centred = xp.abs(mean) <= rounding * root_mean_square
+        shift, spread = xp.where(centred, zero, mean), xp.sqrt(variance)
     else:
-        shift, spread = xp.zeros_like(mean), xp.sqrt(variance + mean * mean)
+        shift, spread = zero, root_mean_square
     constant = spread <= CONSTANT_RTOL * xp.abs(mean)
-    return shift, xp.where(constant, xp.ones_like(spread), spread)
+    spread = xp.where(constant, one, spread)
+    power = xp.pow(2.0 * one, xp.round(xp.log2(xp.where(xp.isfinite(spread), spread, one))))
+    spread = xp.where(xp.abs(spread - power) <= rounding * power, power, spread)
+    return shift, spread

@@ -154,10 +154,10 @@ class ExactStep:
         system = kept_system(self, params, state, joint=False)
         solution, work = system.solve(0.0)
         W_star = params.Wt + hidden_part(solution, system.shape, problem.xp)
-        trial, trial_state, fraction = backtrack(problem, params, W_star, state)
+        trial, fraction = backtrack(problem, params, W_star, state)
         if problem.train_output:
             trial = problem.output_solved(trial)
-            trial_state = problem.evaluate(trial, params.Wt)
+        trial_state = state if trial is params else problem.evaluate(trial, params.Wt)
         outcome = Outcome(trial, trial_state, fraction, 0.0, 1, work)
         self.kept.moved(outcome.flips)
         return outcome
@@ -254,15 +254,15 @@ def system_rows(problem: TrainingProblem, size: int | None,
 
 
 def backtrack(problem: TrainingProblem, params: Params, W_star: Any,
-              state: Evaluation) -> tuple[Params, Evaluation, float]:
+              state: Evaluation) -> tuple[Params, float]:
     """First of ``W + s (W* - W)``, ``s = 1, 1/2, ...``, whose objective is at most
-    ``state``'s, with its evaluation and ``s`` (the old state and 0 if none is)."""
+    ``state``'s, and ``s`` (``params`` and 0 if none is). Each trial costs a pass that sums
+    the squared errors alone."""
     step = 1.0
     for _ in range(MAX_HALVINGS):
         Wt = W_star if step == 1.0 else params.Wt + step * (W_star - params.Wt)
         trial = params.replace(Wt=Wt)
-        trial_state = problem.evaluate(trial, params.Wt)
-        if trial_state.objective <= state.objective:
-            return trial, trial_state, step
+        if problem.objective(trial) <= state.objective:
+            return trial, step
         step /= 2.0
-    return params, state, 0.0
+    return params, 0.0

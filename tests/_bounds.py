@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 EPS64 = float(np.finfo(np.float64).eps)
+#: The smallest subnormal float64: with gradual underflow a product is ``x y (1 + delta) +
+#: eta``, ``|eta| <= SUBNORMAL64 / 2`` (Higham §2.1; the half is not a float64); a sum that
+#: underflows is exact.
+SUBNORMAL64 = 2.0**-1074
 
 
 def gamma(n: int, eps: float = EPS64) -> float:
@@ -563,6 +567,38 @@ def gauss_newton_terms(s: State, D: np.ndarray, joint: bool, mu: float) -> np.nd
         ridge[p + h::h + 1] = 0.0  # the output biases are not penalised
     damping = np.einsum("ij,ij->j", J[:, :p], J[:, :p])
     return J.T @ J + np.diag(s.n * s.l2 * ridge + mu * np.r_[damping, np.zeros(m - p)])
+
+
+def _sizes_above_one(a: np.ndarray) -> np.ndarray:
+    """``max(1, |a|)`` where ``a`` is nonzero, 0 where it is 0."""
+    return np.where(a != 0, np.maximum(np.abs(a), 1.0), 0.0)
+
+
+def gauss_newton_underflow(s: State, D: np.ndarray, joint: bool, mu: float,
+                           skip: bool) -> np.ndarray:
+    """Bound on the distance, by underflow, between two computations (dense and matrix-free)
+    of each entry of the damped hidden-step system at ``s`` (pattern ``D``), or of ``A d``
+    over ``|d|``: what :func:`gauss_newton_terms`' relative bound leaves out.
+
+    A product that underflows is off by ``eta``, ``|eta| <= SUBNORMAL64 / 2``, which the later
+    products of its chain scale by their factors: an entry is off by at most ``SUBNORMAL64 / 2
+    (1 + gamma(N))`` (:func:`gauss_newton_chain`) times the sum, over its products, of the
+    factors each is multiplied by afterwards. A factor 0 makes its product exact and erases
+    what came before it, so each such sum is at most the entry's terms with every nonzero
+    factor taken as ``max(1, |f|)`` (the system's terms, :func:`gauss_newton_terms`, of those
+    sizes; ``n l2`` one factor, ``D`` at most 1), once per product along a term's chain:
+    at most 7 (``J^T J d``'s 7 factors take 6, ``mu diag(G) d``'s 8 take 7). ``masked_gram``'s
+    two-level pattern ``D_j D_k = lo^2 + lo s (A_j + A_k) + s^2 A_j A_k`` splits each term
+    into at most 4 with factors at most 1 in place of ``D_j D_k``: ``(4 + 1) 7`` for the two
+    paths. The last product, by ``SUBNORMAL64``, rounds to nearest, which keeps it a bound on
+    differences of float64 values."""
+    n = s.n
+    hat = _sizes_above_one
+    Wt, Xt = hat(s.Wt), hat(s.Xt)
+    sizes = replace(s, Xt=Xt, V=hat(s.V), Z=Xt @ Wt.T + (hat(s.X) if skip else 0.0),
+                    l2=float(hat(np.array(n * s.l2))) / n)
+    terms = gauss_newton_terms(sizes, (D != 0).astype(float), joint, float(hat(np.array(mu))))
+    return (1 + gamma(gauss_newton_chain(s))) * 17.5 * terms * SUBNORMAL64  # 35 eta
 
 
 def least_eigenvalue(A: np.ndarray) -> float:

@@ -11,6 +11,10 @@ by the mutant's ``-k`` expression) and the file is restored. Not collected by py
 the tests or the algorithm::
 
     python tests/mutants.py [NAME-SUBSTRING ...]
+
+In a copy of the repository beside an editable install, ``relu_altmin.kernels`` still resolves
+to the installed tree's ``kernels/`` (setuptools' package-dir hook): link the copy's
+(``ln -s ../kernels relu_altmin/kernels``) before running the kernel mutants there.
 """
 
 from __future__ import annotations
@@ -105,9 +109,23 @@ MUTANTS = [
      "damped_history"),
     ("damping shrinks too little", "updated_damping",
      "max(mu * MU_SHRINK, MU_MIN)", "max(mu * MU_SHRINK**0.5, MU_MIN)", "damped_history"),
+    ("standardised data's mean not taken as 0", "_column_map",
+     "shift, spread = xp.where(centred, zero, mean), xp.sqrt(variance)",
+     "shift, spread = mean, xp.sqrt(variance)", "run_the_raw_fit"),
+    ("standardised data's spread not taken as a power of two", "_column_map",
+     "spread = xp.where(xp.abs(spread - power) <= rounding * power, power, spread)",
+     "spread = spread", "run_the_raw_fit"),
+    ("in-memory stats mapped from the raw moments", "_InMemoryRows.standardized",
+     "None if self.work == self.xp.float64\n", "None if False\n", "run_the_raw_fit"),
+    ("leaky gram drops lo s when lo^2 underflows", "_masked_gram_numpy",
+     "if c0 != 0 or c1 != 0 or c2 != 1 or coupling is not None:",
+     "if c0 != 0 or c2 != 1 or coupling is not None:", "square_underflows"),
     ("backtracking accepts rises", "backtrack",
-     "        if trial_state.objective <= state.objective:\n",
-     "        if trial_state.objective <= 2 * state.objective:\n", "objective_never"),
+     "        if problem.objective(trial) <= state.objective:\n",
+     "        if problem.objective(trial) <= 2 * state.objective:\n", "objective_never"),
+    ("backtracking's errors without the output bias", "loss_sums",
+     "forward(Xt, params, negative_slope, xp).F", "forward(Xt, params.replace(c=None), "
+     "negative_slope, xp).F", "backtracking_objective"),
     ("activation wrong slope", "activation_pattern",
      "return a + (1.0 - a) * xp.astype(Z > 0, Z.dtype)",
      "return a * 0.5 + (1.0 - a) * xp.astype(Z > 0, Z.dtype)", "predict_matches"),
@@ -623,8 +641,7 @@ MUTANTS = [
      "W = A * self.x_scale if S is None", "W = A / self.x_scale if S is None",
      "warm_start or hidden_weights"),
     ("constant columns scaled", "_column_map",
-     "return shift, xp.where(constant, xp.ones_like(spread), spread)", "return shift, spread",
-     "constant_columns"),
+     "spread = xp.where(constant, one, spread)", "spread = spread", "constant_columns"),
     ("raw loss unweighted", "state_sums",
      "xp.sum((E * E) * weights))", "xp.sum(E * E))", "folded_network"),
     ("init not mapped in", "_standardized",
@@ -751,8 +768,8 @@ MUTANTS = [
      "return Moments(n, mean, xp.sum(deviations * deviations, axis=0) * (1 + 1e-11))",
      "one_pass_moments_are or merged_moments"),
     ("standardise: spread not scale covariant", "_column_map",
-     "shift, spread = mean, xp.sqrt(variance)",
-     "shift, spread = mean, xp.sqrt(variance) + 1e-18",
+     "shift, spread = xp.where(centred, zero, mean), xp.sqrt(variance)",
+     "shift, spread = xp.where(centred, zero, mean), xp.sqrt(variance) + 1e-18",
      "power_of_two"),
     ("fold: raw bias off by 1e-13", "Standardization.hidden_to_raw",
      "(Wt[:, d] - A @ self.x_shift)", "(Wt[:, d] - (1 + 1e-13) * (A @ self.x_shift))",

@@ -99,13 +99,21 @@ def trainable(prob: Problem) -> tuple[str, ...]:
 
 
 def smoothness(prob: Problem, start: dict, l2: float) -> float:
-    """A rough curvature scale of ``L`` at the start; steps are chosen well below 1/it."""
-    n = prob.X.shape[0]
-    xt2 = float(np.sum(prob.X**2)) + (n if prob.bias else 0)
-    w2 = float(np.sum(start["W"] ** 2)) + (prob.hidden if prob.skip else 0)
-    if start["b"] is not None:
-        w2 += float(np.sum(start["b"] ** 2))
-    return xt2 * (float(np.sum(start["V"] ** 2)) + w2) / n + l2 + 1e-300
+    """The curvature scale of ``L`` at the start, of its largest row, so that it is one of
+    any minibatch's loss too: with the pattern held, row ``i``'s Gauss-Newton term is at most
+    ``||x~_i||^2 (||V||^2 + ||W~||^2) + 1`` and its residual term (the W-V cross block,
+    ``E_i D_i x~_i``) at most ``||E_i|| ||x~_i||``. Steps are chosen well below 1/it."""
+    net = effective_start(prob, start)
+    X, Y = prob.X, np.reshape(prob.y, (prob.X.shape[0], -1))
+    W = net["W"] + (np.eye(*net["W"].shape) if prob.skip else 0.0)
+    Z = X @ W.T + (0.0 if net["b"] is None else net["b"])
+    F = np.where(Z > 0, Z, prob.negative_slope * Z) @ net["V"] + (
+        0.0 if net["c"] is None else net["c"])
+    x2 = np.sum(X**2, axis=1) + (1.0 if prob.bias else 0.0)
+    w2 = float(np.sum(W**2)) + (0.0 if net["b"] is None else float(np.sum(net["b"] ** 2)))
+    rows = (x2 * (float(np.sum(net["V"] ** 2)) + w2) + 1.0
+            + np.linalg.norm(F - Y, axis=1) * np.sqrt(x2))
+    return float(np.max(rows)) + l2 + 1e-300
 
 
 def run_train(xp, prob: Problem, start: dict, l2: float, method: str, lr: float, epochs: int,

@@ -234,6 +234,9 @@ def stationary_kinks(draw, *, minimum: bool):
     with np.errstate(over="ignore", invalid="ignore"):
         scale = np.linalg.norm(r) + np.linalg.norm(A) * np.linalg.norm(x)
         assume(np.isfinite(scale) and np.linalg.norm(A @ x - r) <= 1e-9 * scale)
+    # A nearly singular system gives huge residuals on the free rows (|Y| up to 1e63 against
+    # ties of size 1, found by the thorough profile): the ties' terms are then rounding.
+    assume(np.linalg.norm(x) <= 1e6 * np.sqrt(n) * scale_y)
     E = np.concatenate([x.reshape(n_free, k), E_tied])
     noise = 0.0 if minimum else draw(st.sampled_from([0.0, 1e-6, 1e-3, 1.0]))
     Y = F - E + noise * scale_y * rng.standard_normal(E.shape)
@@ -350,6 +353,10 @@ def test_kink_minimum_is_certified(xp, kp):
     # Ours and the package's rounding of the gradients, and the package's box solve.
     bound = (1 + sl.relative) * (hidden(clarke) + 2 * hidden(sl.gradient) + sl.excess)
     note(f"ordinary {ordinary}, nonsmooth {nonsmooth}, clarke {clarke}, {sl}")
+    # The construction's tie-convention gradient must stand out of the rounding: where the
+    # least-norm residuals of the free rows are huge (a nearly singular system, found by the
+    # thorough profile: |Y| ~ 1e12 against ties of size 1), it is a kink at rounding level.
+    assume(hidden(reference(kp)[0]) > 1e3 * bound)
     assert hidden(nonsmooth) <= bound
     for key in ("V", "c"):
         if key in ordinary:

@@ -207,6 +207,20 @@ def test_numba_edge_shapes(kind, shape):
     assert_symmetric_psd(G, X, D)
 
 
+@pytest.mark.parametrize("coupling", [None, "psd"])
+def test_numba_leaky_pattern_whose_square_underflows(coupling):
+    """A leaky slope below ``sqrt(tiny)``: ``lo^2`` underflows to 0, ``lo s`` does not, and
+    its term is kept: units 0 and 1 are never on in the same row, so their block is made of
+    ``lo s`` terms alone."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((9, 2))
+    on = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1]] * 2, bool)[:9]
+    D = pattern("leaky", on, X, 1e-200, 1.0)
+    V = rng.standard_normal((3, 2))
+    C = coupling_matrix(coupling, V, V)
+    assert_matches_einsum(masked_gram(X, D, coupling=C), X, D, C)
+
+
 def test_numba_large_blocks_and_chunks():
     """More rows than one gathered chunk, and d large enough for several BLAS tiles."""
     rng = np.random.default_rng(1)

@@ -33,7 +33,7 @@ def test_quick_run_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "raw_features_quick.json").read_text())
     (run,) = report["runs"]
     assert run["dataset"] == "diabetes" and run["ratio"] == run["raw"] / run["standardised"]
-    assert run["raw_unstandardized"] > 0.0
+    assert run["raw_unstandardized"] > 0.0 and run["perturbed"] > 0.0
     markdown = (tmp_path / "raw_features_quick.md").read_text()
     assert markdown == raw_features.markdown(report)
     assert f"**{int(raw_features.passes(run))} of 1 cells**" in markdown

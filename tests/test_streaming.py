@@ -141,6 +141,19 @@ def test_chunked_evaluation_is_the_in_memory_one(xp, prob, chunk_rows, shift):
         assert np.all(gap <= 2 * bound)
 
 
+# The backtracking's objective, from a pass that sums the squared errors alone, is the full
+# evaluation's to the last bit (the same sums in the same order), in memory and over chunks:
+# the paper's step accepts exactly the fraction it would accept on the full evaluation.
+@given(problems(), st.one_of(st.none(), chunk_sizes()), st.floats(-1.0, 1.0))
+def test_backtracking_objective_is_the_evaluations(xp, prob, chunk_rows, shift):
+    _, Y, params, _, l2 = start_state(xp, prob)
+    moved = params.replace(Wt=params.Wt + shift * xp.flip(params.Wt, axis=0))
+    rows = make_rows(xp.asarray(prob.X), Y, prob.bias, prob.hidden, chunk_rows)
+    rows.scan()
+    problem = TrainingProblem(rows, prob.negative_slope, l2, True)
+    assert problem.objective(moved) == problem.evaluate(moved, params.Wt).objective
+
+
 # Condition 1 and descent for a streamed fit, every step.
 @pytest.mark.parametrize("step", STEPS)
 @given(problems(allow_known_output=False), chunk_sizes())
