@@ -114,7 +114,8 @@ def redraw_unit(problem: TrainingProblem, params: Params,
     h, dt = params.Wt.shape
     gram, _ = problem.rows.reduce(output_sums, params, problem.slope)
     column_squares = xp.linalg.diagonal(gram)[:h]  # ||H[:, j]||^2
-    j = int(xp.argmin(column_squares * xp.sum(params.V * params.V, axis=1)))
+    # norms, not their squares: a product of squares of ~1e-150 and ~1e-144 underflows to 0
+    j = int(xp.argmin(xp.sqrt(column_squares) * xp.linalg.vector_norm(params.V, axis=1)))
     drawn = xp.asarray(rng.standard_normal(dt) / math.sqrt(d), dtype=params.Wt.dtype,
                        device=device(params.Wt))
     redrawn = xp.arange(h, device=device(params.Wt)) == j

@@ -39,7 +39,7 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_precision.py", "tests/test
               "tests/test_benchmark_checks.py", "tests/test_escapes.py", "tests/test_starts.py",
               "tests/test_experiments.py", "tests/test_ridge.py", "tests/test_loo.py",
               "tests/test_early_stopping.py", "tests/test_stages.py",
-              "tests/test_cg_budget.py"]
+              "tests/test_cg_budget.py", "tests/test_baselines.py"]
 
 # (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
@@ -120,6 +120,9 @@ MUTANTS = [
     ("leaky gram drops lo s when lo^2 underflows", "_masked_gram_numpy",
      "if c0 != 0 or c1 != 0 or c2 != 1 or coupling is not None:",
      "if c0 != 0 or c2 != 1 or coupling is not None:", "square_underflows"),
+    ("gradient descent ascends", "_SGD.step",
+     "self.params[name] = self.params[name] - self.lr[name] * g",
+     "self.params[name] = self.params[name] + self.lr[name] * g", "decreases_the_loss"),
     ("backtracking accepts rises", "backtrack",
      "        if problem.objective(trial) <= state.objective:\n",
      "        if problem.objective(trial) <= 2 * state.objective:\n", "objective_never"),
@@ -305,8 +308,11 @@ MUTANTS = [
      "counts_the_kinks"),
     # The starts of benchmarks/starts.py (test_starts.py).
     ("reinit: most useful unit", "redraw_unit",
-     "j = int(xp.argmin(column_squares", "j = int(xp.argmax(column_squares",
+     "j = int(xp.argmin(xp.sqrt(column_squares)", "j = int(xp.argmax(xp.sqrt(column_squares)",
      "reinit_redraws"),
+    ("reinit: use from squares", "redraw_unit",
+     "xp.sqrt(column_squares) * xp.linalg.vector_norm(params.V, axis=1)",
+     "column_squares * xp.sum(params.V * params.V, axis=1)", "without_underflow"),
     ("reinit: output layer not solved", "redraw_unit",
      "return problem.output_solved(params.replace(Wt=Wt)), j",
      "return params.replace(Wt=Wt), j", "reinit_redraws"),

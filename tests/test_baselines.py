@@ -8,13 +8,13 @@ Every method is followed step by step from the same start, in float64, to 1e-10.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
+from _bounds import gamma
 from conftest import to_numpy
-from hypothesis import given, note
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems
 
@@ -341,11 +341,27 @@ def test_gd_with_a_small_step_decreases_the_loss(xp, case):
     # Near an interpolating solution the loss is rounding noise: (eps ||Y||)^2 / n, give or take.
     scale = float(np.sum(prob.y**2)) / prob.X.shape[0]
     floor = 1e-24 * scale
-    for before, after in itertools.pairwise(objectives):
+    # The descent lemma holds within a pattern: an epoch that flips a pre-activation's sign
+    # crosses a kink, where the gradient jumps and the loss may rise (found by the thorough
+    # profile: 148.78 to 148.91 as the hidden gradient jumped from 0.16 to 0.85).
+    for before, after, record in zip(objectives[:-1], objectives[1:], result.history[1:],
+                                     strict=True):
+        if record.pattern_flips:
+            event("an epoch crossed a kink")
+            continue
         assert after <= before * (1 + 8 * EPS64) + floor
-    first = result.history[0]
-    if max(first.grad_norm_W, first.grad_norm_V) > 1e-6 and objectives[0] > 1e-20 * scale:
-        assert objectives[-1] < objectives[0]
+    # A strict decrease in the first epoch where it flips nothing and its first-order
+    # decrease, lr ||g||^2 (at least half of it realised at lr <= 1 / curvature), stands out
+    # of the objective's rounding, that of a sum of n k squares (gamma(n k + 2) of it, twice:
+    # before and after). A gradient whose step its parameters' ulps absorb moves nothing
+    # (found by the thorough profile: a unit off at slope 4e-81, whose relative V-gradient is
+    # 1 and absolute 1e-82).
+    n, k = np.reshape(prob.y, (prob.X.shape[0], -1)).shape
+    g = torch_gradients(effective_start(prob, start), prob.X,
+                        np.reshape(prob.y, (n, k)), prob.negative_slope, prob.skip, l2)
+    drop = lr * sum(float(np.sum(g[name] ** 2)) for name in trainable(prob))
+    if not result.history[1].pattern_flips and drop / 2 > 2 * gamma(n * k + 2) * objectives[0]:
+        assert objectives[1] < objectives[0]
 
 
 def test_default_start_is_fits_start(xp):

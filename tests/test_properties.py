@@ -620,6 +620,25 @@ def test_reinit_redraws_the_least_useful_unit(xp, prob, draw_seed):
         prob, numpy_arrays(net), l2)
 
 
+def test_reinit_compares_units_without_underflow(xp):
+    """Two units off at a slope of 5e-151 with output weights near 1e-144 (found by the
+    thorough profile): ``||H_j||^2 ||V_j||^2`` underflows to 0 for both, ``||H_j|| ||V_j||``
+    (about 1e-294) does not, and the smaller is redrawn."""
+    X = np.array([[-0.15, -0.16], [-1.9, 0.2]])
+    Wt = np.array([[1.0, 0.0, -0.5], [0.0, -1.0, -0.5]])  # both units off on both rows
+    V = np.array([[2.0e-144], [3.0e-145]])
+    slope = 5e-151
+    H = slope * (np.c_[X, np.ones(2)] @ Wt.T)
+    use = np.linalg.norm(H, axis=0) * np.linalg.norm(V, axis=1)
+    assert np.all(use > 0) and np.all(np.sum(H**2, axis=0) * np.sum(V**2, axis=1) == 0)
+    rows = make_rows(xp.asarray(X), xp.asarray(np.zeros((2, 1))), True, 2, None)
+    rows.scan()
+    params = Params(xp.asarray(Wt), None, xp.asarray(V), xp.asarray(np.zeros(1)), True)
+    _, unit = redraw_unit(TrainingProblem(rows, slope, 0.0, True), params,
+                          np.random.default_rng(0), 2)
+    assert unit == int(np.argmin(use))
+
+
 @given(problems())
 def test_predict_matches_numpy_forward_pass(xp, prob):
     result = run_fit(xp, prob, max_iter=2)
