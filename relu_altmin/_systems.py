@@ -460,7 +460,9 @@ def conjugate_gradients(
     no positive curvature (``A`` singular along it: the iterate so far is kept), or, for
     ``progress_tol > 0``, when the model ``q(x) = x^T A x / 2 - b^T x`` fell over the last
     ``k = max(window, i // 10)`` steps by less than ``k progress_tol |q(x_i)|`` (Martens'
-    test, on the values CG tracks: ``q(x_0)``, less ``alpha r^T z / 2`` per step).
+    test, on the values CG tracks: ``q(x_0)``, less ``alpha r^T z / 2`` per step), or when
+    ``r^T z`` underflows to 0 (a residual whose squares float64 cannot hold, below about
+    1e-154: the iterate so far is kept).
     """
     x, r = xp.zeros_like(b), b
     models = [0.0]  # q(x_i); each step lowers it by alpha r^T z / 2
@@ -478,6 +480,8 @@ def conjugate_gradients(
     z = precondition(r)
     d = z
     rz = float(xp.sum(r * z))
+    if rz == 0.0:  # r^T z underflowed
+        return x, products
     for iteration in range(products + 1, max_iter + 1):
         Ad = apply(d)
         curvature = float(xp.sum(d * Ad))
@@ -495,6 +499,8 @@ def conjugate_gradients(
             return x, iteration
         z = precondition(r)
         rz, rz_old = float(xp.sum(r * z)), rz
+        if rz == 0.0:
+            return x, iteration
         d = z + (rz / rz_old) * d
     return x, max_iter
 
