@@ -480,9 +480,9 @@ def conjugate_gradients(
     z = precondition(r)
     d = z
     rz = float(xp.sum(r * z))
-    if rz == 0.0:  # r^T z underflowed
-        return x, products
     for iteration in range(products + 1, max_iter + 1):
+        if rz == 0.0:  # r^T z underflowed
+            return x, iteration - 1
         Ad = apply(d)
         curvature = float(xp.sum(d * Ad))
         if not curvature > 0.0:
@@ -499,8 +499,6 @@ def conjugate_gradients(
             return x, iteration
         z = precondition(r)
         rz, rz_old = float(xp.sum(r * z)), rz
-        if rz == 0.0:
-            return x, iteration
         d = z + (rz / rz_old) * d
     return x, max_iter
 

@@ -17,6 +17,7 @@ from conftest import to_numpy
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 from strategies import EPS64, Problem, problems
+from test_properties import numpy_forward
 
 import relu_altmin
 from relu_altmin import TwoLayerNet, baselines
@@ -106,9 +107,7 @@ def smoothness(prob: Problem, start: dict, l2: float) -> float:
     net = effective_start(prob, start)
     X, Y = prob.X, np.reshape(prob.y, (prob.X.shape[0], -1))
     W = net["W"] + (np.eye(*net["W"].shape) if prob.skip else 0.0)
-    Z = X @ W.T + (0.0 if net["b"] is None else net["b"])
-    F = np.where(Z > 0, Z, prob.negative_slope * Z) @ net["V"] + (
-        0.0 if net["c"] is None else net["c"])
+    F = numpy_forward(net, X, prob.negative_slope, prob.skip)
     x2 = np.sum(X**2, axis=1) + (1.0 if prob.bias else 0.0)
     w2 = float(np.sum(W**2)) + (0.0 if net["b"] is None else float(np.sum(net["b"] ** 2)))
     rows = (x2 * (float(np.sum(net["V"] ** 2)) + w2) + 1.0

@@ -1,6 +1,6 @@
-"""Property tests of conjugate gradients' adaptive budget: Martens' progress stop and the warm
-start (``relu_altmin._systems.conjugate_gradients``, ``relu_altmin._steps.CG_WARM_START``;
-docs/method.md, "Matrix-free solves").
+"""Property tests of conjugate gradients' adaptive budget: the tolerance stop, Martens'
+progress stop and the warm start (``relu_altmin._systems.conjugate_gradients``,
+``relu_altmin._steps.CG_WARM_START``; docs/method.md, "Matrix-free solves").
 
 Systems are symmetric positive definite with a drawn spectrum (condition up to 1e4; 1e6 for
 the stop's growing window), on every backend of the ``xp`` fixture. What the stop and the
@@ -185,6 +185,36 @@ def test_warm_start_is_cg_on_the_residual_system(xp, system, along, off, seed, m
     bound = gamma(cold + 2) * (np.abs(x0) + np.abs(d) + steps)
     note(f"{cold} steps: distance / bound {ratio(x - (x0 + d), bound):.3e}")
     assert np.all(np.abs(x - (x0 + d)) <= bound)
+
+# The tolerance stop: CG returns after the first step whose recursively updated residual is at
+# most rtol ||b||, and not before. rtol is drawn just below a recorded residual (by a factor
+# from 1.01 to 1.4), so a stop looser by half would end a step early.
+@given(spd_systems(), st.integers(1, 40), st.floats(1.01, 1.4))
+def test_cg_stops_at_its_tolerance(xp, system, step, factor):
+    A, b = system
+    m = b.size
+    run = Run(xp, A, b)
+    _, plain = run(rtol=0.0, max_iter=2 * m + 5)
+    residuals = [float(np.linalg.norm(r)) for r in run.residuals]  # r_0 = b, r_1, ...
+    step = min(step, plain, len(residuals) - 1)
+    if step == 0:
+        event("CG took no step")
+        return
+    b_norm = float(np.linalg.norm(b))
+    rtol = residuals[step] / (factor * b_norm)
+    # CG's norms and rtol ||b|| are each within gamma(m + 2) of these (relative).
+    margin = 2 * gamma(m + 2)
+    threshold = rtol * b_norm
+
+    def first(limit: float) -> int:
+        return next((j for j in range(1, len(residuals)) if j <= plain
+                     and residuals[j] <= limit), plain)
+
+    earliest, latest = first(threshold * (1 + margin)), first(threshold * (1 - margin))
+    _, iterations = run(rtol=rtol, max_iter=2 * m + 5)
+    note(f"stopped after {iterations} steps; first residual below: {earliest}..{latest}")
+    assert earliest <= iterations <= latest
+
 
 
 # A start whose residual already meets the tolerance is returned as it is, for one product.
