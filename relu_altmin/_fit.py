@@ -329,7 +329,7 @@ def fit(
         Rows of the fresh sample each damped step builds its system on (its products and
         preconditioner: the curvature), while the gradient and the acceptance test use
         every row (``docs/method.md``, "Sub-sampled curvature"). ``None``: from
-        ``CURVATURE_MIN_ROWS = 20000`` rows up, ``max(5% of n, 4 m)`` (``m`` unknowns),
+        ``CURVATURE_MIN_ROWS = 2000`` rows up, ``max(5% of n, 4 m)`` (``m`` unknowns),
         all rows when that is more than half of them or ``n`` is smaller, at most one
         chunk's rows when streaming (``relu_altmin._steps.curvature_sample``). An int: that
         many rows; ``>= n``: all.

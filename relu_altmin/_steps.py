@@ -39,9 +39,10 @@ MU_SWITCH = 1.0
 #: rows or more, the damped steps build their system on a fresh sample of
 #: ``CURVATURE_FRACTION`` of the rows each iteration, but at least
 #: ``CURVATURE_ROWS_PER_UNKNOWN`` rows per unknown; on all rows when that would be more than
-#: half of them. On fewer rows a pass costs little next to the solves, and sampled steps ended
-#: higher (diabetes, 442 rows).
-CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, CURVATURE_MIN_ROWS = 0.05, 4, 20_000
+#: half of them. From 2 500 to 10 000 rows the sample reached the common loss sooner on 12 of
+#: 15 fits and ended lower on 11 (docs/notes/2026-12-07-curvature-min-rows.md); below 2 000
+#: rows it was not measured to pay (diabetes, 442 rows, ended higher).
+CURVATURE_FRACTION, CURVATURE_ROWS_PER_UNKNOWN, CURVATURE_MIN_ROWS = 0.05, 4, 2_000
 
 #: Preconditioner reuse (docs/method.md, "Matrix-free solves"): a CG step keeps the pattern
 #: sums ``T[j, j]`` of its block preconditioner and builds its next systems on them while the
