@@ -15,6 +15,7 @@ import numpy as np
 from array_api_compat import array_namespace, device
 
 from ._early_stopping import EarlyStopping, validation_split
+from ._endgame import LbfgsStep, balanced
 from ._model import (
     Evaluation,
     Params,
@@ -103,6 +104,11 @@ class IterationRecord:
         The rows of this record's loss and objective when the fit was on a sample of them
         (``progressive=True`` on long data; the objective is compared only between records of
         one sample), ``None`` when on every row.
+    endgame : bool
+        Whether the iteration was a step of the endgame (``fit(endgame=True)``): L-BFGS on the
+        hidden layer, the output layer solved exactly at every point. Its ``step`` is the
+        line search's step length along the L-BFGS direction, its ``solves`` the search's
+        evaluations (each one output solve), ``mu`` and ``cg_iterations`` are 0.
     """
 
     iteration: int
@@ -120,6 +126,7 @@ class IterationRecord:
     validation_loss: float | None = None
     l2: float = 0.0
     rows: int | None = None
+    endgame: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,7 @@ def fit(
     skip: bool = False,
     step: str = "joint",
     reinit: bool = True,
+    endgame: bool = True,
     solver: str = "auto",
     max_dense_bytes: int | None = None,
     curvature_rows: int | None = None,
@@ -313,6 +321,17 @@ def fit(
         that lowered the best objective by less than ``REINIT_RTOL``. ``False`` (and any
         ``train_output=False`` fit) runs the plain alternation, whose objective never rises,
         and stops at its first fixed point.
+    endgame : bool, default True
+        Where the alternation would stop with ``"no_progress"``, go on from the best network
+        with L-BFGS on the hidden layer of the reduced problem (the output layer solved
+        exactly at every point it evaluates; strong Wolfe line search, ``MEMORY = 20`` pairs),
+        after rescaling each unit so that its two layers have equal norms, which leaves the
+        network's function unchanged (``docs/method.md``, "The endgame"). It stops when a
+        line search finds no lower objective, when ``WINDOW = 20`` steps lowered it by less
+        than ``RTOL = 1e-6`` (relative; constants in ``relu_altmin._endgame``), at a
+        critical point or at ``max_iter``; its iterations count towards ``max_iter``.
+        Only with ``reinit=True`` and ``train_output=True`` (``reinit=False`` is the plain
+        alternation); ``False`` ends where the alternation does.
     solver : {"auto", "dense", "cg"}
         Hidden-step solver. ``"dense"`` assembles the Gram matrix with
         :func:`relu_altmin.kernels.masked_gram` and solves it directly: ``m^2`` numbers for
@@ -407,7 +426,8 @@ def fit(
     return fit_with(X, y, FitOptions(
         hidden=hidden, negative_slope=negative_slope, l2=l2, standardize=standardize,
         bias=bias, max_iter=max_iter, tol=tol, seed=seed, init=init, train_output=train_output,
-        output_weights=output_weights, skip=skip, step=step, reinit=reinit, solver=solver,
+        output_weights=output_weights, skip=skip, step=step, reinit=reinit, endgame=endgame,
+        solver=solver,
         max_dense_bytes=max_dense_bytes, curvature_rows=curvature_rows, chunk_rows=chunk_rows,
         n_jobs=n_jobs, early_stopping=early_stopping, validation_fraction=validation_fraction,
         n_iter_no_change=n_iter_no_change, progressive=progressive, precision=precision,
@@ -539,11 +559,17 @@ def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Gen
                            problem.nonsmooth_residual if certified else None,
                            round_start=start)
 
+    def make_endgame(problem: TrainingProblem, start: int) -> tuple[Step, StallPolicy]:
+        return LbfgsStep(problem), StallPolicy(
+            False, options.tol, problem.nonsmooth_residual if certified else None,
+            round_start=start)
+
     monitor = None if held_out is None else _monitor(problem, held_out, options, scaling)
     return _Loop(make_step, make_policy,
                  lambda problem, p: redraw_unit(problem, p, rng, rows.d),
                  RidgeTuner(str(options.l2)) if options.l2 in AUTO_L2_RULES else None, monitor,
-                 stages)
+                 stages, make_endgame if options.endgame and options.reinit and options.train_output
+                 else None)
 
 
 def _monitor(problem: TrainingProblem, held_out: tuple[Any, Any], options: FitOptions,
@@ -570,6 +596,8 @@ class _Loop:
     tuner: RidgeTuner | None = None
     monitor: EarlyStopping | None = None
     stages: RowStages | None = None
+    #: The endgame's step and stall policy for a problem (``fit(endgame=True)``), or None.
+    make_endgame: Callable[[TrainingProblem, int], tuple[Step, StallPolicy]] | None = None
 
     def begin(self, problem: TrainingProblem, params: Params, first_record: int,
               tune: bool = True) -> tuple[TrainingProblem, Params, Evaluation, Step,
@@ -610,8 +638,10 @@ def _alternate(
                            seconds=time.perf_counter() - start, step=fraction, flips=flips,
                            mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=unit,
                            validation_loss=validation, l2=problem.lam,
-                           rows=None if problem.rows is full_rows else problem.rows.n)
+                           rows=None if problem.rows is full_rows else problem.rows.n,
+                           endgame=endgame)
 
+    endgame = False  # whether the loop runs the endgame's steps
     history = [record(0)]
     # The last recorded state, its problem and the length of the history ending with it.
     kept = (problem, params, state, len(history))
@@ -623,7 +653,8 @@ def _alternate(
             previous = params
             outcome = hidden_step.take(params, state)
             params, state = outcome.params, outcome.state
-            retuned = None if loop.tuner is None else loop.tuner.after(iteration, problem, params)
+            retuned = (None if loop.tuner is None or endgame
+                       else loop.tuner.after(iteration, problem, params))
             if retuned is not None:  # a new ridge ends the iteration: its record is at that
                 # ridge, and a new objective, step and stall policy start
                 problem, params, state, hidden_step, policy = loop.begin(
@@ -646,6 +677,10 @@ def _alternate(
             if loop.stages is not None and loop.stages.due(iteration, decision != CONTINUE):
                 problem, params, state, hidden_step, policy = loop.begin(  # more rows
                     loop.stages.advance(iteration, problem), params, len(history))
+            elif decision == "no_progress" and loop.make_endgame is not None and not endgame:
+                endgame = True
+                params, state = _endgame_start(problem, *policy.final(params, state))
+                hidden_step, policy = loop.make_endgame(problem, len(history))
             elif decision in ("critical_point", "no_progress"):
                 stop_reason = decision
                 break
@@ -664,6 +699,18 @@ def _alternate(
         print(f"stopped: {stop_reason} after {len(history) - 1} iterations; "
               f"loss {state.reported_loss:.6e}", file=sys.stderr)
     return problem, params, state, history, stop_reason
+
+
+def _endgame_start(problem: TrainingProblem, params: Params,
+                   state: Evaluation) -> tuple[Params, Evaluation]:
+    """Where the endgame starts from the state ``params``: its units balanced and the output
+    layer solved again, unless that does not lower the objective (a skip connection's units
+    are not positively homogeneous: they stay as they are)."""
+    if params.S is not None:
+        return params, state
+    trial = problem.output_solved(balanced(params, problem.xp))
+    trial_state = problem.evaluate(trial, params.Wt)
+    return (trial, trial_state) if trial_state.objective < state.objective else (params, state)
 
 
 def _returned(problem: TrainingProblem, params: Params, state: Evaluation, policy: StallPolicy,
@@ -697,6 +744,7 @@ def make_record(
     iteration: int, seconds: float, step: float, flips: int, mu: float = 0.0,
     solves: int = 0, cg_iterations: int = 0, reinit_unit: int = -1,
     validation_loss: float | None = None, l2: float = 0.0, rows: int | None = None,
+    endgame: bool = False,
 ) -> IterationRecord:
     """The history entry of a state with these relative gradient norms, MSE and objective;
     shared with the gradient baselines."""
@@ -705,7 +753,7 @@ def make_record(
         pattern_flips=flips, grad_norm_W=max(residuals["W"], residuals.get("b", 0.0)),
         grad_norm_V=max(residuals["V"], residuals.get("c", 0.0)) if train_output else 0.0,
         mu=mu, solves=solves, cg_iterations=cg_iterations, reinit_unit=reinit_unit,
-        validation_loss=validation_loss, l2=l2, rows=rows)
+        validation_loss=validation_loss, l2=l2, rows=rows, endgame=endgame)
 
 
 def _start(

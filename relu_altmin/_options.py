@@ -126,6 +126,7 @@ class FitOptions(ModelOptions):
     tol: float = 1e-8
     step: str = "joint"
     reinit: bool = True
+    endgame: bool = True
     solver: str = "auto"
     max_dense_bytes: int | None = None
     curvature_rows: int | None = None
@@ -138,7 +139,8 @@ class FitOptions(ModelOptions):
     precision: str = "auto"
 
     _FLAGS: ClassVar[tuple[str, ...]] = (
-        *ModelOptions._FLAGS, "reinit", "standardize", "progressive", "early_stopping")
+        *ModelOptions._FLAGS, "reinit", "endgame", "standardize", "progressive",
+        "early_stopping")
 
     def __post_init__(self) -> None:
         super().__post_init__()

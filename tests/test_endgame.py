@@ -1,0 +1,210 @@
+"""Property tests of the endgame (``relu_altmin._endgame``; docs/method.md, "The endgame"):
+the balancing leaves the network's function and equalises each unit's layers, the two-loop
+recursion is the L-BFGS inverse update, and the endgame only lowers the objective, with the
+output layer solved at every record, after an alternation it leaves as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+
+import numpy as np
+import pytest
+from _bounds import gamma, ratio
+from conftest import to_numpy
+from hypothesis import event, given, note
+from hypothesis import strategies as st
+from strategies import problems
+from test_properties import numpy_arrays, output_tolerance, run_fit
+
+from relu_altmin import _endgame, _policy
+from relu_altmin._model import Params, augment, forward
+
+
+def drifted_params(xp, prob, rng: np.random.Generator) -> Params:
+    """A random network on ``prob``'s shapes whose units sit at scales ``10^u``,
+    ``u ~ U(-3, 3)``, along the layers' rescaling (``Wt_j * a``, ``V_j / a``), with some units
+    zero in one layer."""
+    h, dt = prob.hidden, prob.X.shape[1] + int(prob.bias)
+    k = 1 if prob.y.ndim == 1 else prob.y.shape[1]
+    a = 10.0 ** rng.uniform(-3.0, 3.0, h)
+    Wt = rng.standard_normal((h, dt)) * a[:, None]
+    V = rng.standard_normal((h, k)) / a[:, None]
+    dead = rng.random(h) < 0.2
+    Wt[dead & (rng.random(h) < 0.5)] = 0.0
+    V[dead & (Wt[:, 0] != 0.0)] = 0.0
+    c = rng.standard_normal(k) if prob.bias else None
+    return Params(xp.asarray(Wt), None, xp.asarray(V), None if c is None else xp.asarray(c),
+                  prob.bias)
+
+
+# Balancing is a reparametrisation: the outputs agree to the rounding of the two forward
+# passes (each output a sum over units of |V_j| act(|Xt| |Wt_j|) terms, each computed to
+# gamma(d~ + h + 3) of them: the scaled weights round once more), the units' two layers have
+# equal norms to their rounding, and the penalty ||Wt||^2 + ||V||^2 does not rise (the
+# arithmetic-geometric mean inequality, to rounding).
+@given(problems(allow_known_output=False, allow_skip=False), st.integers(0, 2**32 - 1))
+def test_balanced_keeps_the_network_and_equalises_the_layers(xp, prob, seed):
+    params = drifted_params(xp, prob, np.random.default_rng(seed))
+    result = _endgame.balanced(params, xp)
+    Xt = augment(xp.asarray(prob.X), prob.bias, xp)
+    before = to_numpy(forward(Xt, params, prob.negative_slope, xp).F)
+    after = to_numpy(forward(Xt, result, prob.negative_slope, xp).F)
+    Wt, V = to_numpy(params.Wt), to_numpy(params.V)
+    Wb, Vb = to_numpy(result.Wt), to_numpy(result.V)
+    Xt_abs = np.abs(to_numpy(Xt))
+    size = (Xt_abs @ np.abs(Wt).T) @ np.abs(V) + (0.0 if params.c is None
+                                                   else np.abs(to_numpy(params.c)))
+    bound = 2 * gamma(Xt_abs.shape[1] + prob.hidden + 6) * size
+    note(f"output distance / bound {ratio(after - before, bound):.3e}")
+    assert np.all(np.abs(after - before) <= bound)
+    w, v = np.linalg.norm(Wt, axis=1), np.linalg.norm(V, axis=1)
+    live = (w > 0) & (v > 0)
+    event(f"{int(np.sum(~live))} unit(s) with a zero layer")
+    wb, vb = np.linalg.norm(Wb, axis=1), np.linalg.norm(Vb, axis=1)
+    # sqrt, division and products: a handful of roundings on each side of each norm
+    slack = gamma(2 * max(Wt.shape[1], V.shape[1]) + 12)
+    assert np.all(np.abs(wb[live] - vb[live]) <= slack * (wb[live] + vb[live]))
+    np.testing.assert_array_equal(Wb[~live], Wt[~live])
+    np.testing.assert_array_equal(Vb[~live], V[~live])
+    penalty_before = float(np.sum(Wt**2) + np.sum(V**2))
+    penalty_after = float(np.sum(Wb**2) + np.sum(Vb**2))
+    assert penalty_after <= penalty_before * (1 + slack)
+
+
+def bfgs_inverse(pairs, p: int) -> np.ndarray:
+    """The L-BFGS inverse Hessian written out: ``H = gamma I`` (the newest pair's ``s^T y /
+    y^T y``), then for each pair, oldest first, ``H = (I - rho s y^T) H (I - rho y s^T) +
+    rho s s^T``."""
+    s, y = pairs[-1]
+    H = (s @ y) / (y @ y) * np.eye(p)
+    for s, y in pairs:
+        rho = 1.0 / (s @ y)
+        left = np.eye(p) - rho * np.outer(s, y)
+        H = left @ H @ left.T + rho * np.outer(s, s)
+    return H
+
+
+# The two-loop recursion applies the inverse update the pairs define. The pairs come from a
+# symmetric positive definite A (condition up to 1e3), y = A s, so s^T y > 0; the products
+# of the recursion round to gamma(4 m (p + 2)) of their magnitudes, which the factors
+# (1 + rho ||s|| ||y||) of each update amplify at most once each, twice over.
+@given(st.integers(1, 8), st.integers(1, 25), st.integers(0, 2**32 - 1))
+def test_two_loop_is_the_lbfgs_inverse_update(xp, p, m, seed):
+    rng = np.random.default_rng(seed)
+    m = min(m, _endgame.MEMORY)
+    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    A = (Q * 10.0 ** rng.uniform(0.0, 3.0, p)) @ Q.T
+    pairs = [(s, A @ s) for s in rng.standard_normal((m, p))]
+    g = rng.standard_normal(p)
+    step = _endgame.LbfgsStep(types.SimpleNamespace(xp=xp))
+    for s, y in pairs:
+        step.pairs.append((xp.asarray(s), xp.asarray(y), 1.0 / float(s @ y)))
+    got = to_numpy(step.direction(xp.asarray(g)))
+    kept = pairs[-_endgame.MEMORY:]
+    H = bfgs_inverse(kept, p)
+    growth = math.prod((1 + np.linalg.norm(s) * np.linalg.norm(y) / (s @ y))**2 for s, y in kept)
+    scale = (kept[-1][0] @ kept[-1][1]) / (kept[-1][1] @ kept[-1][1])
+    bound = gamma(4 * len(kept) * (p + 2)) * growth * max(scale, np.linalg.norm(H, 2)) \
+        * np.linalg.norm(g)
+    note(f"distance / bound {np.linalg.norm(got + H @ g) / bound:.3e}")
+    assert np.linalg.norm(got + H @ g) <= bound
+
+
+def untimed(history) -> list:
+    """The records without their wall times."""
+    return [dataclasses.replace(record, seconds=0.0) for record in history]
+
+
+@pytest.fixture
+def early_endgame(monkeypatch):
+    """Stalls after 2 iterations that lower the objective by less than 1e-3, and the first
+    stall ends the alternation (so small fits reach the endgame within a few iterations)."""
+    monkeypatch.setattr(_policy, "REINIT_WINDOW", 2)
+    monkeypatch.setattr(_policy, "REINIT_PATIENCE", 0)
+
+
+# The endgame continues where the alternation stopped: the records before it are the ones
+# endgame=False gives (the same floats), its first record is at most the least objective
+# recorded before it, each of its records lowers the objective strictly or moves nothing
+# (step 0), every record has the output layer solved, and the fit returns its last state.
+@given(problems(allow_known_output=False))
+def test_endgame_descends_from_where_the_alternation_stopped(xp, early_endgame, prob):
+    result = run_fit(xp, prob, max_iter=30)
+    plain = run_fit(xp, prob, max_iter=30, endgame=False)
+    history = result.history
+    games = [i for i, record in enumerate(history) if record.endgame]
+    event("the endgame ran" if games else f"no endgame ({result.stop_reason})")
+    if not games:
+        assert untimed(result.history) == untimed(plain.history)
+        return
+    first = games[0]
+    assert games == list(range(first, len(history)))
+    assert untimed(history[:first]) == untimed(plain.history[:first])
+    assert plain.stop_reason == "no_progress" and len(plain.history) == first
+    assert history[first].objective <= min(r.objective for r in history[:first])
+    for before, after in zip(history[first:], history[first + 1:], strict=False):
+        if after.step > 0:
+            assert after.objective < before.objective
+        else:
+            assert after.objective == before.objective
+    for record, arrays in zip(history[first:], result.networks[first:], strict=True):
+        assert record.grad_norm_V <= output_tolerance(prob, arrays, result.l2)
+        assert record.mu == 0.0 and record.cg_iterations == 0 and record.reinit_unit == -1
+    assert result.loss == history[-1].loss
+    np.testing.assert_array_equal(numpy_arrays(result.network)["W"], result.networks[-1]["W"])
+
+
+def quadratic_problem(xp, A: np.ndarray, b: np.ndarray):
+    """A stand-in for the training problem whose reduced objective is ``f(w) = w^T A w / 2 -
+    b^T w`` of the hidden weights (one unit): the endgame's search sees only ``output_solved``
+    and ``evaluate``."""
+    A_xp, b_xp = xp.asarray(A), xp.asarray(b)
+
+    def evaluate(params, previous=None):
+        w = params.Wt[0, :]
+        Aw = A_xp @ w
+        return types.SimpleNamespace(
+            objective=float(xp.sum(w * Aw)) / 2 - float(xp.sum(b_xp * w)),
+            grad=types.SimpleNamespace(Wt=(Aw - b_xp)[None, :]))
+
+    return types.SimpleNamespace(xp=xp, output_solved=lambda params: params, evaluate=evaluate)
+
+
+# On a convex quadratic the search meets the strong Wolfe conditions (sufficient decrease,
+# strictly lower, |phi'(alpha)| <= WOLFE_CURVATURE |phi'(0)|) within its evaluations, for any
+# descent direction and first trial step, drawn from 1e-3 to 10 times the exact minimiser
+# along the direction (below 0.1 times it the first trial decreases enough but is too short
+# for the curvature condition); along an ascent direction it does not search.
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1), st.floats(-3.0, 1.0))
+def test_search_meets_the_strong_wolfe_conditions(xp, p, seed, log_fraction):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    A = (Q * 10.0 ** rng.uniform(0.0, 4.0, p)) @ Q.T
+    A = (A + A.T) / 2
+    b, w0 = rng.standard_normal(p), rng.standard_normal(p)
+    problem = quadratic_problem(xp, A, b)
+    step = _endgame.LbfgsStep(problem)
+    params = Params(xp.asarray(w0[None, :]), None, xp.zeros((1, 1), dtype=xp.float64), None,
+                    False)
+    state = problem.evaluate(params)
+    g = to_numpy(state.grad.Wt)[0]
+    if not np.linalg.norm(g) > 0:
+        event("started at the minimum")
+        return
+    M = (lambda B: B @ B.T + np.eye(p))(rng.standard_normal((p, p)))
+    d = -(M @ g)
+    direction = xp.asarray(d[None, :])
+    minimiser = -float(g @ d) / float(d @ A @ d)
+    found, evaluations = step.search(params, state, direction, 10.0**log_fraction * minimiser)
+    assert found is not None and 1 <= evaluations <= _endgame.SEARCH_EVALUATIONS
+    alpha, point, point_state = found
+    slope0 = float(xp.sum(state.grad.Wt * direction))
+    slope = float(xp.sum(point_state.grad.Wt * direction))
+    note(f"alpha {alpha:.3e} after {evaluations} evaluations; slopes {slope0:.3e} {slope:.3e}")
+    assert point_state.objective <= state.objective + _endgame.WOLFE_DECREASE * alpha * slope0
+    assert point_state.objective < state.objective
+    assert abs(slope) <= -_endgame.WOLFE_CURVATURE * slope0
+    np.testing.assert_array_equal(to_numpy(point.Wt), to_numpy(params.Wt + alpha * direction))
+    assert step.search(params, state, -direction, 1.0) == (None, 0)
