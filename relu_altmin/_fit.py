@@ -316,9 +316,10 @@ def fit(
         ``REINIT_RTOL = 1e-3`` (relative), or an iteration moves no parameter, the unit of
         the best network so far with the smallest ``||V_j|| ||H[:, j]||`` gets new hidden
         weights drawn like the default start's (from ``seed``'s stream), the output layer is
-        solved again and ``mu`` restarts at ``MU_INIT``. The fit returns the best network
-        seen and stops with ``"no_progress"`` after ``REINIT_PATIENCE = 5`` stalls in a row
-        that lowered the best objective by less than ``REINIT_RTOL``. ``False`` (and any
+        solved again and ``mu`` restarts at ``MU_INIT``. After ``REINIT_PATIENCE = 5``
+        stalls in a row that lowered the best objective by less than ``REINIT_RTOL`` the
+        alternation ends: the endgame goes on from the best network seen (``endgame``), or
+        the fit returns it and stops with ``"no_progress"``. ``False`` (and any
         ``train_output=False`` fit) runs the plain alternation, whose objective never rises,
         and stops at its first fixed point.
     endgame : bool, default True
