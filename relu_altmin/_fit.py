@@ -680,8 +680,10 @@ def _alternate(
                     loop.stages.advance(iteration, problem), params, len(history))
             elif decision == "no_progress" and loop.make_endgame is not None and not endgame:
                 endgame = True
-                params, state = _endgame_start(problem, *policy.final(params, state))
+                best = policy.final(params, state)
+                params, state = _endgame_start(problem, *best)
                 hidden_step, policy = loop.make_endgame(problem, len(history))
+                policy.best = best  # what is returned if the endgame records no step
             elif decision in ("critical_point", "no_progress"):
                 stop_reason = decision
                 break

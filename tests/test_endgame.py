@@ -156,6 +156,27 @@ def test_endgame_descends_from_where_the_alternation_stopped(xp, early_endgame, 
     np.testing.assert_array_equal(numpy_arrays(result.network)["W"], result.networks[-1]["W"])
 
 
+# An endgame that records no step (the alternation ended at max_iter's last iteration)
+# leaves the fit as endgame=False ends it: the best network seen, not the last one. One
+# re-initialisation may pass before the alternation ends (REINIT_PATIENCE 1), so the last
+# state need not be the best.
+@given(problems(allow_known_output=False))
+def test_endgame_without_a_step_returns_the_best(xp, monkeypatch, prob):
+    monkeypatch.setattr(_policy, "REINIT_WINDOW", 2)
+    monkeypatch.setattr(_policy, "REINIT_PATIENCE", 1)
+    plain = run_fit(xp, prob, max_iter=40, endgame=False)
+    if plain.stop_reason != "no_progress":
+        event(f"the alternation did not end ({plain.stop_reason})")
+        return
+    event("the last state is the best" if plain.loss == plain.history[-1].loss
+          else "a re-initialisation left the last state above the best")
+    result = run_fit(xp, prob, max_iter=plain.n_iter)
+    assert untimed(result.history) == untimed(plain.history)
+    assert result.loss == plain.loss
+    np.testing.assert_array_equal(numpy_arrays(result.network)["W"],
+                                  numpy_arrays(plain.network)["W"])
+
+
 def quadratic_problem(xp, A: np.ndarray, b: np.ndarray):
     """A stand-in for the training problem whose reduced objective is ``f(w) = w^T A w / 2 -
     b^T w`` of the hidden weights (one unit): the endgame's search sees only ``output_solved``
