@@ -70,6 +70,7 @@ class LbfgsStep:
                 and self.objectives[0] - state.objective <= RTOL * abs(state.objective)):
             return Outcome(params, state, 0.0, 0.0, 0, 0)
         g = state.grad.Wt
+        g_norm = math.sqrt(_dot(g, g, xp))
         evaluations = 0
         for direction in (self.direction(g), None):
             if direction is None:  # the quasi-Newton direction failed: steepest descent
@@ -77,7 +78,6 @@ class LbfgsStep:
                     break
                 self.pairs.clear()
                 direction = -g
-            g_norm = math.sqrt(_dot(g, g, xp))
             first = 1.0 if self.pairs or not g_norm > 0.0 else min(1.0, 1.0 / g_norm)
             found, used = self.search(params, state, direction, first)
             evaluations += used
@@ -159,7 +159,7 @@ class LbfgsStep:
             if inside is None:  # the bracket has shrunk to rounding
                 break
             alpha = inside
-        return best, min(evaluation, SEARCH_EVALUATIONS)
+        return best, evaluation
 
 
 def _cubic_minimum(a: tuple[float, float, float], b: tuple[float, float, float],

@@ -561,9 +561,7 @@ def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Gen
                            round_start=start)
 
     def make_endgame(problem: TrainingProblem, start: int) -> tuple[Step, StallPolicy]:
-        return LbfgsStep(problem), StallPolicy(
-            False, options.tol, problem.nonsmooth_residual if certified else None,
-            round_start=start)
+        return LbfgsStep(problem), replace(make_policy(problem, start), reinit=False)
 
     monitor = None if held_out is None else _monitor(problem, held_out, options, scaling)
     return _Loop(make_step, make_policy,

@@ -186,6 +186,7 @@ def test_warm_start_is_cg_on_the_residual_system(xp, system, along, off, seed, m
     note(f"{cold} steps: distance / bound {ratio(x - (x0 + d), bound):.3e}")
     assert np.all(np.abs(x - (x0 + d)) <= bound)
 
+
 # The tolerance stop: CG returns after the first step whose recursively updated residual is at
 # most rtol ||b||, and not before. rtol is drawn just below a recorded residual (by a factor
 # from 1.01 to 1.4), so a stop looser by half would end a step early.
@@ -214,7 +215,6 @@ def test_cg_stops_at_its_tolerance(xp, system, step, factor):
     _, iterations = run(rtol=rtol, max_iter=2 * m + 5)
     note(f"stopped after {iterations} steps; first residual below: {earliest}..{latest}")
     assert earliest <= iterations <= latest
-
 
 
 # A start whose residual already meets the tolerance is returned as it is, for one product.
