@@ -327,10 +327,13 @@ def fit(
         with L-BFGS on the hidden layer of the reduced problem (the output layer solved
         exactly at every point it evaluates; strong Wolfe line search, ``MEMORY = 20`` pairs),
         after rescaling each unit so that its two layers have equal norms, which leaves the
-        network's function unchanged (``docs/method.md``, "The endgame"). It stops when a
-        line search finds no lower objective, when ``WINDOW = 20`` steps lowered it by less
-        than ``RTOL = 1e-6`` (relative; constants in ``relu_altmin._endgame``), at a
-        critical point or at ``max_iter``; its iterations count towards ``max_iter``.
+        network's function unchanged (``docs/method.md``, "The endgame"). Its step stalls
+        when a line search finds no lower objective or ``WINDOW = 20`` steps lowered it by
+        less than ``RTOL = 1e-6`` (relative; constants in ``relu_altmin._endgame``); each
+        stall redraws a unit as ``reinit`` does, balances the units again and starts L-BFGS
+        afresh, until ``REINIT_PATIENCE`` stalls in a row did not lower the best objective
+        by ``REINIT_RTOL`` (``"no_progress"``), a critical point or ``max_iter``; its
+        iterations count towards ``max_iter``.
         Only with ``reinit=True`` and ``train_output=True`` (``reinit=False`` is the plain
         alternation); ``False`` ends where the alternation does.
     solver : {"auto", "dense", "cg"}
@@ -561,7 +564,8 @@ def _make_loop(problem: TrainingProblem, options: FitOptions, rng: np.random.Gen
                            round_start=start)
 
     def make_endgame(problem: TrainingProblem, start: int) -> tuple[Step, StallPolicy]:
-        return LbfgsStep(problem), replace(make_policy(problem, start), reinit=False)
+        # Its steps stop by their own test: a stall is a fixed point, and redraws a unit.
+        return LbfgsStep(problem), replace(make_policy(problem, start), window_rtol=0.0)
 
     monitor = None if held_out is None else _monitor(problem, held_out, options, scaling)
     return _Loop(make_step, make_policy,
@@ -688,6 +692,8 @@ def _alternate(
             elif decision != CONTINUE:
                 params, unit = loop.redraw(problem, policy.best[0] if policy.best else params)
                 state = problem.evaluate(params)
+                if endgame:
+                    params, state = _endgame_start(problem, params, state)
                 hidden_step.restart()
     except KeyboardInterrupt:
         stop_reason = "interrupted"

@@ -52,6 +52,9 @@ class StallPolicy:
     #: nonsmooth=True)``'s largest of ``W`` and ``b``), asked at fixed points that are not
     #: critical in the ordinary sense; ``None`` when it cannot be had (streamed rows).
     certify: Callable[[Params], float] | None = None
+    #: Iterations that lower the objective by less than this over ``REINIT_WINDOW`` are a
+    #: stall; 0: only a fixed point is (for steps that stop by a test of their own).
+    window_rtol: float = REINIT_RTOL
     best: tuple[Params, Evaluation] | None = None  # lowest objective at a stall so far
     round_start: int = 0  # first record since the last re-initialisation
     stalls: int = 0  # stalls in a row that did not lower the best objective by REINIT_RTOL
@@ -73,7 +76,7 @@ class StallPolicy:
         if not self.reinit:
             return "no_progress" if fixed_point else CONTINUE
         if not fixed_point and (len(history) - self.round_start <= REINIT_WINDOW
-                                or state.objective < (1.0 - REINIT_RTOL)
+                                or state.objective < (1.0 - self.window_rtol)
                                 * history[-1 - REINIT_WINDOW].objective):
             return CONTINUE
         # A stall: keep the better of this state and the best so far.

@@ -1,7 +1,8 @@
 """Property tests of the endgame (``relu_altmin._endgame``; docs/method.md, "The endgame"):
 the balancing leaves the network's function and equalises each unit's layers, the two-loop
 recursion is the L-BFGS inverse update, and the endgame only lowers the objective, with the
-output layer solved at every record, after an alternation it leaves as it was."""
+output layer solved at every record, after an alternation it leaves as it was; its rounds
+redraw a unit only at its own stalls and start again from balanced units."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import types
 
 import numpy as np
 import pytest
-from _bounds import gamma, ratio
+from _bounds import EPS64, gamma, ratio
 from conftest import to_numpy
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 from strategies import problems
 from test_properties import numpy_arrays, output_tolerance, run_fit
 
-from relu_altmin import _endgame, _policy
+from relu_altmin import _endgame, _fit, _policy
 from relu_altmin._model import Params, augment, forward
 
 
@@ -175,6 +176,82 @@ def test_endgame_without_a_step_returns_the_best(xp, monkeypatch, prob):
     assert result.loss == plain.loss
     np.testing.assert_array_equal(numpy_arrays(result.network)["W"],
                                   numpy_arrays(plain.network)["W"])
+
+
+def moved_nothing(before: Params, after: Params) -> bool:
+    """Whether ``after`` is ``before`` to ``4 eps`` relative in each of its hidden layer, output
+    weights and output biases: the stall policy's fixed point."""
+    return all(a is None or float(np.sum((to_numpy(b) - to_numpy(a)) ** 2))
+               <= (4 * EPS64) ** 2 * float(np.sum(to_numpy(a) ** 2))
+               for a, b in ((before.Wt, after.Wt), (before.V, after.V), (before.c, after.c)))
+
+
+# The endgame's rounds: each of its stalls (a step that moved nothing, to rounding, or a
+# critical point above the best) redraws a unit, never slow progress; L-BFGS then starts
+# afresh from the redrawn network with its units balanced and the output solved again, where
+# that lowers the objective (else from the redrawn network; a skip connection's units are
+# never balanced); within a round each record lowers the objective strictly or moves nothing;
+# an endgame that ends without progress redrew a unit first (REINIT_PATIENCE 2); the fit
+# returns the lowest objective recorded.
+@given(problems(allow_known_output=False))
+def test_endgame_rounds_redraw_at_its_stalls(xp, monkeypatch, prob):
+    monkeypatch.setattr(_policy, "REINIT_WINDOW", 2)
+    monkeypatch.setattr(_policy, "REINIT_PATIENCE", 2)
+    monkeypatch.setattr(_endgame, "WINDOW", 2)  # L-BFGS stops after 2 steps below 1e-3
+    monkeypatch.setattr(_endgame, "RTOL", 1e-3)
+    steps, redrawn = [], []  # each endgame step (problem, from, to, fresh?); each redraw
+    take, redraw = _endgame.LbfgsStep.take, _fit.redraw_unit
+
+    def take_spy(step, params, state):
+        fresh = not step.objectives  # an empty L-BFGS memory: the first step of a round
+        outcome = take(step, params, state)
+        steps.append((step.problem, params, outcome.params, fresh))
+        return outcome
+
+    def redraw_spy(problem, params, *args):
+        drawn = redraw(problem, params, *args)
+        redrawn.append(drawn[0])
+        return drawn
+
+    monkeypatch.setattr(_endgame.LbfgsStep, "take", take_spy)
+    monkeypatch.setattr(_fit, "redraw_unit", redraw_spy)
+    result = run_fit(xp, prob, max_iter=40)
+    history = result.history
+    games = [i for i, record in enumerate(history) if record.endgame]
+    redraws = [i for i in games if history[i].reinit_unit >= 0]
+    event(f"{min(len(redraws), 2)} redraws in the endgame" if games
+          else f"no endgame ({result.stop_reason})")
+    if not games:
+        return
+    assert len(steps) == len(games)
+    if result.stop_reason == "no_progress":  # the first stall of two allowed redraws
+        assert redraws
+    tol = prob.kwargs.get("tol", 1e-8)
+    for i in redraws:
+        stalled, (_, before, after, _) = history[i - 1], steps[i - 1 - games[0]]
+        assert (max(stalled.grad_norm_W, stalled.grad_norm_V) <= tol
+                or moved_nothing(before, after))
+    for before, after in zip(history[games[0]:], history[games[0] + 1:], strict=False):
+        if after.reinit_unit >= 0:
+            continue
+        if after.step > 0:
+            assert after.objective < before.objective
+        else:
+            assert after.objective == before.objective
+    firsts = [(problem, start) for problem, start, _, fresh in steps if fresh]
+    assert len(firsts) == 1 + len(redraws)
+    alternation = sum(record.reinit_unit >= 0 for record in history[:games[0]])
+    for (problem, first), drawn in zip(firsts[1:], redrawn[alternation:][:len(redraws)],
+                                       strict=True):
+        expected = drawn
+        if drawn.S is None:
+            again = problem.output_solved(_endgame.balanced(drawn, xp))
+            if problem.evaluate(again).objective < problem.evaluate(drawn).objective:
+                expected = again
+        np.testing.assert_array_equal(to_numpy(first.Wt), to_numpy(expected.Wt))
+        np.testing.assert_array_equal(to_numpy(first.V), to_numpy(expected.V))
+    lowest = min(history, key=lambda record: record.objective)
+    assert result.loss == lowest.loss
 
 
 def quadratic_problem(xp, A: np.ndarray, b: np.ndarray):
