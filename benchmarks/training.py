@@ -50,8 +50,9 @@ tables and plots from earlier JSON files (merging them).
 
 ``--lbfgs-target`` is the preset of the "converged L-BFGS" target (issue 24, "Small data"): the
 five data sets plus the two held-out ones of ``harness.datasets.HELD_OUT`` (CPS 1988, Housing), h 16
-and 64, slopes 0 and 0.1, seeds 0 1 2, methods ``altmin`` (run to convergence too:
-``--altmin-max-iter 1000``; it stops earlier when a step no longer changes the network),
+and 64, slopes 0 and 0.1, seeds 0 1 2, methods ``altmin`` (run to convergence too, on the
+budget of ``torch_lbfgs_conv``: ``--altmin-max-iter 20000`` and ``--altmin-time-cap`` equal to
+``--lbfgs-time-cap``; it stops earlier by its own tests),
 ``torch_lbfgs_conv`` and ``sklearn_lbfgs_conv``, written to ``training_lbfgs.*`` (any option
 given explicitly overrides the preset). For each cell ``(data set, h, slope)`` the better of
 the two converged L-BFGS runs (lower median final training MSE) sets each seed's target loss:
@@ -129,7 +130,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lbfgs-target", action="store_true",
                         help="the converged L-BFGS target: the five data sets and the two "
                              "held-out ones, h 16 and 64, slopes 0 and 0.1, seeds 0 1 2, "
-                             "altmin with max_iter 1000, torch_lbfgs_conv and "
+                             "altmin on torch_lbfgs_conv's budget (max_iter "
+                             "20000, its time cap), torch_lbfgs_conv and "
                              "sklearn_lbfgs_conv, written to training_lbfgs.* (explicit "
                              "options override the preset)")
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
@@ -158,6 +160,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="wall-time cap (s) of each torch_lbfgs_conv run")
     parser.add_argument("--altmin-max-iter", type=int, default=None,
                         help="max_iter of the altmin variants (default: fit's, 100)")
+    parser.add_argument("--altmin-time-cap", type=float, default=None,
+                        help="wall-time cap (s) of each altmin run (default none; the "
+                             "--lbfgs-target preset: --lbfgs-time-cap's)")
     parser.add_argument("--backend", choices=BACKENDS, default="numpy",
                         help="where altmin and our baselines run (numpy; torch, on CUDA when "
                              "available; cupy, on the GPU) and with them the torch peers "
@@ -170,6 +175,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.lbfgs_target:  # the preset's values, unless given explicitly
         parser.set_defaults(**LBFGS_PRESET)
         args = parser.parse_args(argv)
+        if args.altmin_time_cap is None:  # altmin's budget is torch_lbfgs_conv's
+            args.altmin_time_cap = args.lbfgs_time_cap
     if args.quick:
         args.datasets, args.hidden, args.slopes, args.seeds = (
             ["diabetes", "breast_cancer"], [16], [0.1], [0])

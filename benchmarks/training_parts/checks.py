@@ -174,6 +174,7 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
             across_days = any(different_days(a, r) for a, r, _ in rows)
             cell["altmin"][variant] = {
                 "seeds": len(rows), "train_mse": alt, "target": target,
+                "time_capped": sum(a.info.get("stop") == "time cap" for a, _, _ in rows),
                 "lbfgs_interpolates": floor, "lbfgs_seconds": lbfgs_seconds,
                 "time_to_target": to_target, "loss_pass": alt <= target * tol,
                 "time_pass": to_target <= lbfgs_seconds, "across_days": across_days}

@@ -112,7 +112,7 @@ def _config(args: argparse.Namespace, methods: list[str], device: Device) -> dic
         "batch_size": budget.BATCH, "momentum": budget.MOMENTUM, "lbfgs_max_iter": LBFGS_MAX_ITER,
         "lbfgs_history": LBFGS_HISTORY, "torch_lbfgs": TORCH_LBFGS,
         "lbfgs_time_cap_s": args.lbfgs_time_cap, "sklearn_lbfgs": SKLEARN_LBFGS,
-        "altmin_max_iter": args.altmin_max_iter,
+        "altmin_max_iter": args.altmin_max_iter, "altmin_time_cap_s": args.altmin_time_cap,
         "trf_max_nfev": TRF_MAX_NFEV, "trf_time_cap_s": args.trf_time_cap,
         "sklearn_alpha": SKLEARN_ALPHA, "threads": args.threads, "quick": args.quick,
         "backend": device.backend, "torch_device": device.torch_device,
@@ -172,7 +172,8 @@ def run_grid(args: argparse.Namespace) -> tuple[list[Run], dict[str, Any]]:
         start = Start.from_fit(split, hidden, slope, seed)
         plan = Plan(methods_for(slope, methods), tuple(args.lrs), tuple(args.baseline_lrs))
         case = Case(split, hidden, slope, seed, start, device, args.altmin_max_iter,
-                    args.lbfgs_time_cap, args.trf_time_cap)
+                    args.lbfgs_time_cap, args.trf_time_cap,
+                    math.inf if args.altmin_time_cap is None else args.altmin_time_cap)
         for method in plan.methods:
             count += 1
             run = run_method(method, case, plan)

@@ -71,6 +71,8 @@ def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
             relu_only |= bool(mark)
             capped = f" (cap {tl['time_capped']}/{tl['seeds']})" if tl.get("time_capped") \
                 else ""
+            mine_capped = f" (cap {a['time_capped']}/{a['seeds']})" if a.get("time_capped") \
+                else ""
             floor = f" (floor, {a['lbfgs_interpolates']}/{a['seeds']})" \
                 if a["lbfgs_interpolates"] else ""
             reach = "never" if math.isinf(a["time_to_target"]) \
@@ -79,7 +81,7 @@ def lbfgs_check_lines(check: dict[str, Any]) -> list[str]:
                 reach, across_days = reach + ACROSS_DAYS_MARK, True
             lines.append(
                 f"| {c['dataset']} | {c['hidden']} | {c['slope']:g} | {a['seeds']} | "
-                f"{fmt(a['train_mse'])} | {fmt(tl.get('train_mse'))} | "
+                f"{fmt(a['train_mse'])}{mine_capped} | {fmt(tl.get('train_mse'))} | "
                 f"{fmt(tl.get('seconds'), '.3g')}{capped} | {fmt(sk.get('train_mse'))}{mark} | "
                 f"{fmt(sk.get('seconds'), '.3g')} | {c['best_lbfgs']} | "
                 f"{fmt(a['target'])}{floor} | {reach} | {fmt(a['lbfgs_seconds'], '.3g')} | "
@@ -137,7 +139,9 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
            f"cap {cfg['lbfgs_time_cap_s']:g} s; sklearn_lbfgs_conv: "
            f"{settings(cfg['sklearn_lbfgs']['sklearn_lbfgs_conv'])}. "
            if {"torch_lbfgs_conv", "sklearn_lbfgs_conv"} & set(cfg.get("methods", [])) else "")
-        + (f"altmin variants: max_iter {cfg['altmin_max_iter']}. "
+        + (f"altmin variants: max_iter {cfg['altmin_max_iter']}"
+           + (f", time cap {cfg['altmin_time_cap_s']:g} s" if cfg.get("altmin_time_cap_s")
+              is not None else "") + ". "
            if cfg.get("altmin_max_iter") is not None else "")
         + (f"Backend {cfg['backend']}: altmin and our baselines on {cfg['backend']} arrays, "
            f"the torch peers on {cfg['torch_device']}"
@@ -169,7 +173,7 @@ def markdown(runs: list[Run], meta: dict[str, Any], name: str) -> str:
             "when it got below that (*floor*, on how many seeds). *t→target* is the median "
             "time the altmin variant takes to first reach its seed's target (never = ∞), "
             "*L-BFGS s* the median wall time of the best L-BFGS on those seeds (*cap*: torch "
-            "runs stopped by the time cap, not by their tolerances). *loss* passes "
+            "or altmin runs stopped by the time cap, not by their own tests). *loss* passes "
             "when the variant's median MSE ≤ the median target (relative tolerance "
             f"{MATCH_RTOL:g}), *time* when t→target ≤ L-BFGS s. A cell is one (data set, h, "
             f"slope); the target holds when *time* passes on ≥ {100 * LBFGS_TIME_FRACTION:g} % "

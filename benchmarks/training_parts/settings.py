@@ -20,7 +20,7 @@ DEFAULT_METHODS = ("altmin", *TORCH_METHODS, "torch_lbfgs", "sklearn_lbfgs", "sc
 LBFGS_PRESET = {
     "datasets": [*DATASETS, *HELD_OUT], "hidden": [16, 64], "slopes": [0.0, 0.1],
     "seeds": [0, 1, 2],
-    "methods": ["altmin", "torch_lbfgs_conv", "sklearn_lbfgs_conv"], "altmin_max_iter": 1000,
+    "methods": ["altmin", "torch_lbfgs_conv", "sklearn_lbfgs_conv"], "altmin_max_iter": 20000,
     "name": "training_lbfgs",
 }
 Trace = list[tuple[float, float]]

@@ -38,6 +38,7 @@ class Case:
     altmin_max_iter: int | None = None
     lbfgs_time_cap: float = math.inf
     trf_time_cap: float = math.inf
+    altmin_time_cap: float = math.inf
 
 
 Runner = Callable[[Case, "float | None"], dict[str, Any]]
@@ -59,7 +60,7 @@ def _altmin(name: str) -> Runner:
         if case.altmin_max_iter is not None:
             kwargs["max_iter"] = case.altmin_max_iter
         return ours.run_altmin(case.split, case.hidden, case.slope, case.seed, kwargs,
-                               case.device)
+                               case.device, case.altmin_time_cap)
     return run
 
 

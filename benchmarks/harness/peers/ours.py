@@ -45,21 +45,25 @@ BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
 
 
 def run_altmin(split: Split, hidden: int, slope: float, seed: int, kwargs: dict[str, Any],
-               device: Device) -> dict[str, Any]:
+               device: Device, time_cap: float = math.inf) -> dict[str, Any]:
     """``relu_altmin.fit`` with its defaults, changed by ``kwargs`` (``step``, ``solver``,
-    ``max_iter``), on ``device``."""
+    ``max_iter``), on ``device``; stopped by its ``callback`` once an iteration ends after
+    ``time_cap`` seconds (it returns its best network so far; ``info["stop"]`` says so)."""
     X, y, X_test = (device.array(a) for a in (split.X_train, split.y_train, split.X_test))
     device.synchronize()
     t0 = time.perf_counter()
-    result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed, **kwargs)
+    result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=seed,
+                             callback=lambda record, net: record.seconds > time_cap, **kwargs)
     device.synchronize()
     seconds = time.perf_counter() - t0
     net = result.network
+    capped = {"stop": "time cap", "time_cap_s": time_cap} if result.stop_reason == "callback" \
+        else {}
     return {"train_mse": result.loss, "test_mse": mse(to_numpy(net.predict(X_test)), split.y_test),
             "seconds": seconds, "trace": [(r.seconds, r.loss) for r in result.history],
             "info": {"step": kwargs.get("step", "default"), "solver": result.solver,
                      "iterations": result.n_iter,
-                     "stop_reason": result.stop_reason,
+                     "stop_reason": result.stop_reason, **capped,
                      "solves": sum(r.solves for r in result.history),
                      "max_residual": max(result.residuals.values())}}
 
