@@ -5,6 +5,7 @@ on the training benchmark's splits (``benchmarks/harness/datasets.py``), one thr
 
     python docs/notes/endgame_rounds.py rounds [--dataset housing] [--hidden 64] [--slopes 0 0.1]
     python docs/notes/endgame_rounds.py handover [--dataset digits] [--hidden 16] [--k 20 200]
+        [--slopes 0] [--time-cap inf]
     python docs/notes/endgame_rounds.py warm [--dataset digits] [--hidden 16] [--n 10 30 100]
     python docs/notes/endgame_rounds.py starts [--dataset digits] [--hidden 16 64]
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import sys
@@ -95,9 +97,10 @@ def rounds(dataset: str, hidden: int, slopes: list[float]) -> None:
     _policy.StallPolicy.observe, _fit._endgame_start = observe, start
 
 
-def handover(dataset: str, hidden: int, ks: list[int]) -> None:
+def handover(dataset: str, hidden: int, ks: list[int], slopes: list[float],
+             time_cap: float) -> None:
     observe = _policy.StallPolicy.observe
-    for k in ks:
+    for k, slope in ((k, slope) for slope in slopes for k in ks):
         def forced(policy, history, previous, params, state, xp, k=k):
             decision = observe(policy, history, previous, params, state, xp)
             if policy.window_rtol > 0 and len(history) - 1 >= k and decision in (
@@ -111,9 +114,12 @@ def handover(dataset: str, hidden: int, ks: list[int]) -> None:
         for seed in SEEDS:
             split = load(dataset, seed)
             t0 = time.perf_counter()
-            result = relu_altmin.fit(split.X_train, split.y_train, hidden, seed=seed,
-                                     max_iter=20000)
-            write("handover", {"dataset": dataset, "hidden": hidden, "seed": seed, "k": k,
+            result = relu_altmin.fit(split.X_train, split.y_train, hidden,
+                                     negative_slope=slope, seed=seed, max_iter=20000,
+                                     callback=lambda record, net: record.seconds > time_cap)
+            write("handover", {"dataset": dataset, "hidden": hidden, "slope": slope,
+                               "time_cap_s": None if math.isinf(time_cap) else time_cap,
+                               "seed": seed, "k": k,
                                "mse": result.loss, "iterations": result.n_iter,
                                "endgame_iterations": sum(r.endgame for r in result.history),
                                "stop": result.stop_reason,
@@ -192,16 +198,20 @@ def main() -> None:
                         "else digits")
     parser.add_argument("--hidden", type=int, nargs="+", default=None,
                         help="default: 64 for rounds, else 16")
-    parser.add_argument("--slopes", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--slopes", type=float, nargs="+", default=None,
+                        help="default: 0 and 0.1 for rounds, 0 for handover")
+    parser.add_argument("--time-cap", type=float, default=math.inf,
+                        help="handover: stop a fit after an iteration past this many seconds "
+                             "(the benchmark's cap is 60; default: none)")
     parser.add_argument("--k", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--n", type=int, nargs="+", default=[10, 30, 100])
     args = parser.parse_args()
     dataset = args.dataset or ("housing" if args.mode == "rounds" else "digits")
     for hidden in args.hidden or ([64] if args.mode == "rounds" else [16]):
         if args.mode == "rounds":
-            rounds(dataset, hidden, args.slopes)
+            rounds(dataset, hidden, args.slopes or [0.0, 0.1])
         elif args.mode == "handover":
-            handover(dataset, hidden, args.k)
+            handover(dataset, hidden, args.k, args.slopes or [0.0], args.time_cap)
         elif args.mode == "warm":
             warm(dataset, hidden, args.n)
         else:
