@@ -4,6 +4,7 @@ synthetic records."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import statistics
@@ -94,6 +95,20 @@ def test_counts_and_summaries_match_a_count_from_scratch(runs):
             assert s["nonsmooth"] == statistics.median(
                 max(r["nonsmooth"]["W"], r["nonsmooth"]["b"]) for r in rs)
             assert s["stops"] == sorted({r["stop_reason"] for r in rs})
+
+
+# by_nonsmooth, over every stop and every residual on, just inside or just outside FIT_TOL:
+# the nonsmooth certificate stopped the fit when it ended certified with an ordinary residual
+# above FIT_TOL, whatever its nonsmooth residuals are (they share V and c with the ordinary).
+def test_by_nonsmooth_reads_the_ordinary_residuals_at_the_threshold():
+    tol = certified.FIT_TOL
+    values = (0.0, tol * (1 - 2**-52), tol, tol * (1 + 2**-52))
+    for stop, (W, b, V, c, nW, nb) in itertools.product(STOPS, itertools.product(values,
+                                                                                 repeat=6)):
+        run = {"stop_reason": stop, "ordinary": {"W": W, "b": b, "V": V, "c": c},
+               "nonsmooth": {"W": nW, "b": nb, "V": V, "c": c}}
+        assert certified.by_nonsmooth(run) == (stop == "critical_point"
+                                               and max(W, b, V, c) > tol), run
 
 
 # tie_counts: entries put exactly on, just inside and just outside each threshold.
