@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import statistics
 
@@ -102,9 +103,8 @@ def test_counts_and_summaries_match_a_count_from_scratch(runs):
 # above FIT_TOL, whatever its nonsmooth residuals are (they share V and c with the ordinary).
 def test_by_nonsmooth_reads_the_ordinary_residuals_at_the_threshold():
     tol = certified.FIT_TOL
-    values = (0.0, tol * (1 - 2**-52), tol, tol * (1 + 2**-52))
-    for stop, (W, b, V, c, nW, nb) in itertools.product(STOPS, itertools.product(values,
-                                                                                 repeat=6)):
+    values = (0.0, math.nextafter(tol, 0.0), tol, math.nextafter(tol, math.inf))
+    for stop, W, b, V, c, nW, nb in itertools.product(STOPS, *[values] * 6):
         run = {"stop_reason": stop, "ordinary": {"W": W, "b": b, "V": V, "c": c},
                "nonsmooth": {"W": nW, "b": nb, "V": V, "c": c}}
         assert certified.by_nonsmooth(run) == (stop == "critical_point"

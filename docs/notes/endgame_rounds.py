@@ -30,6 +30,7 @@ MSE is the benchmark's, ``(1/n) ||Y - F||_F^2`` on the training rows.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -100,7 +101,7 @@ def rounds(dataset: str, hidden: int, slopes: list[float]) -> None:
 def handover(dataset: str, hidden: int, ks: list[int], slopes: list[float],
              time_cap: float) -> None:
     observe = _policy.StallPolicy.observe
-    for k, slope in ((k, slope) for slope in slopes for k in ks):
+    for slope, k in itertools.product(slopes, ks):
         def forced(policy, history, previous, params, state, xp, k=k):
             decision = observe(policy, history, previous, params, state, xp)
             if policy.window_rtol > 0 and len(history) - 1 >= k and decision in (
