@@ -33,6 +33,7 @@ from ._ridge import AUTO_L2_MAX_UNKNOWNS, AUTO_L2_RULES, RidgeChoice, RidgeTuner
 from ._rows import Chunks, Rows, make_rows
 from ._stages import RowStages, stage_sizes
 from ._standardize import Standardization
+from ._start import through_rows
 from ._steps import DampedStep, ExactStep, Step, curvature_sample
 from ._systems import HiddenSystem, MatrixFreeSystem
 from ._threads import resolve_n_jobs, thread_limits
@@ -458,6 +459,8 @@ def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
     scaling = None
     if options.standardize:
         rows, Wt, scaling = _standardized(rows, Wt, options)
+    if options.init is None and not options.skip:
+        Wt = through_rows(rows, Wt, rng)
     loss_weights = None if scaling is None else scaling.y_scale * scaling.y_scale
     problem = TrainingProblem(rows, options.negative_slope, _ridge(options.l2, rows, bias),
                               train_output, loss_weights)
