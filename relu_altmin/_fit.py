@@ -289,10 +289,14 @@ def fit(
     seed : int, numpy.random.Generator or None
         Seeds the default initialisation: entries of ``[W, b]`` drawn i.i.d. from
         ``N(0, 1/d)`` with NumPy, then moved to ``X``'s device. (``skip=True`` starts at
-        ``W = 0``, the identity.) The same stream then draws the re-initialised units.
-    init : TwoLayerNet or array, optional
+        ``W = 0``, the identity.) The same stream then draws the re-initialised units, the
+        row samples and the rows of ``init="rows"``.
+    init : TwoLayerNet, array or "rows", optional
         Start from this network, or from these hidden weights, shape (h, d), or (h, d + 1)
-        with the bias as last column.
+        with the bias as last column. ``"rows"``: each unit the hyperplane normal to a
+        sample row (less the sample's mean), offset to be active on a fifth of the sample
+        (``docs/method.md``, "The start"); units beyond the sample's rows keep the
+        ``N(0, 1/d)`` draw.
     train_output : bool, default True
         ``False`` keeps the output layer fixed at ``output_weights`` (output bias 0, or
         ``init.c``): alternating minimisation with a known output layer.
@@ -453,13 +457,14 @@ def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
     d, k, xp = rows.d, rows.k, rows.xp
     options.check_features(d)
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
-        rows.template, array_namespace(rows.template), options.init, hidden, d, k, bias,
+        rows.template, array_namespace(rows.template),
+        None if isinstance(options.init, str) else options.init, hidden, d, k, bias,
         options.skip, rng, train_output, options.output_weights, rows.y_ndim == 1))
     rows.scan()
     scaling = None
     if options.standardize:
         rows, Wt, scaling = _standardized(rows, Wt, options)
-    if options.init is None and not options.skip:
+    if isinstance(options.init, str):  # "rows"
         Wt = through_rows(rows, Wt, rng)
     loss_weights = None if scaling is None else scaling.y_scale * scaling.y_scale
     problem = TrainingProblem(rows, options.negative_slope, _ridge(options.l2, rows, bias),
@@ -515,7 +520,8 @@ def _standardized(rows: Rows, Wt: Any,
     bias = options.bias
     scaling = Standardization.from_stats(rows.stats, bias, options.train_output)
     rows = rows.standardized(*scaling.augmented(bias))
-    if options.init is not None:  # in raw units: map it in (a drawn start is not)
+    if options.init is not None and not isinstance(options.init, str):
+        # in raw units: map it in (a drawn start, or one through the rows, is not)
         xp = rows.xp
         offset = identity_offset(options.hidden, bias, xp, xp.float64, device(Wt)) \
             if options.skip else None

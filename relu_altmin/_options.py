@@ -50,7 +50,7 @@ class ModelOptions:
     l2: float | str | None = 0.0
     bias: bool = True
     seed: int | np.random.Generator | None = None
-    init: TwoLayerNet | Any | None = None
+    init: TwoLayerNet | str | Any | None = None
     train_output: bool = True
     output_weights: Any | None = None
     skip: bool = False
@@ -73,6 +73,13 @@ class ModelOptions:
         self._set("seed", _checked_seed(self.seed))
         if self.train_output and self.output_weights is not None:
             raise ValueError("output_weights is only used with train_output=False")
+        if isinstance(self.init, str):
+            if self.init != "rows":
+                raise ValueError(f"init must be a TwoLayerNet, an array or 'rows', got "
+                                 f"{self.init!r}")
+            if self.skip:
+                raise ValueError("init='rows' does not apply with skip=True (which starts at "
+                                 "W = 0)")
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # the checked value, in __post_init__ only

@@ -1,11 +1,11 @@
-"""The default start (``docs/method.md``, "The start"): each hidden unit a hyperplane through
-the data, normal to one sample row.
+"""The start through the rows (``init="rows"``; ``docs/method.md``, "The start"): each hidden
+unit a hyperplane through the data, normal to one sample row.
 
 Unit ``j`` takes the direction of a sample row ``x_i`` (less the sample's mean when the units
 have a bias) at unit norm, and, with a bias, the offset that makes it active on
 ``START_ACTIVE`` of the sample's rows: a unit that starts by responding to the rows near one
-row. Measured against ``N(0, 1/d)`` draws on the small-data grid (``docs/notes/``,
-2026-12-07, "A start through the rows").
+row. Measured against ``N(0, 1/d)`` draws on the small-data grid
+(``docs/notes/2026-12-07-start-through-the-rows.md``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ def through_rows(rows: Rows, drawn: Any, rng: np.random.Generator) -> Any:
     ``Wt``) the offset of each unit lies midway between the two sample projections that
     leave ``max(1, round(START_ACTIVE * m))`` of the ``m`` rows on its positive side."""
     xp, d, hidden = rows.xp, rows.d, drawn.shape[0]
-    X = xp.concat([xp.astype(Xt[:, :d], xp.float64)
-                   for Xt, _ in rows.sample(START_ROWS, rng).in_memory()], axis=0)
-    m = X.shape[0]
+    blocks = rows.sample(START_ROWS, rng).in_memory() or []  # a sample is held in memory
+    m = sum(Xt.shape[0] for Xt, _ in blocks)
     if m < 2:
         return drawn
+    X = xp.concat([xp.astype(Xt[:, :d], xp.float64) for Xt, _ in blocks], axis=0)
     units = min(hidden, m)
     picked = xp.asarray(np.sort(rng.choice(m, size=units, replace=False)), device=device(X))
     directions = xp.take(X, picked, axis=0)

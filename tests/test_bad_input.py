@@ -78,6 +78,10 @@ def bad_fit_cases(xp, X, y):
          ValueError, "output_weights is only used"),
         ("init shape", lambda: fit(X, y, 2, init=xp.ones((2, d + 2), dtype=X.dtype)), ValueError,
          "init must have shape"),
+        ("init string", lambda: fit(X, y, 2, init="row"), ValueError,
+         "init must be a TwoLayerNet, an array or 'rows'"),
+        ("init rows skip", lambda: fit(X, y, d, init="rows", skip=True), ValueError,
+         "init='rows' does not apply with skip=True"),
         ("init net width", lambda: fit(X, y, 3, init=TwoLayerNet(
             xp.ones((2, d), dtype=X.dtype), None, xp.ones(2, dtype=X.dtype), None)), ValueError,
          "init has 2 hidden units"),
