@@ -5,7 +5,7 @@ on the training benchmark's splits (``benchmarks/harness/datasets.py``), one thr
 
     python docs/notes/endgame_rounds.py rounds [--dataset housing] [--hidden 64] [--slopes 0 0.1]
     python docs/notes/endgame_rounds.py handover [--dataset digits] [--hidden 16] [--k 20 200]
-        [--slopes 0] [--time-cap inf]
+        [--slopes 0] [--time-cap inf] [--init rows]
     python docs/notes/endgame_rounds.py warm [--dataset digits] [--hidden 16] [--n 10 30 100]
     python docs/notes/endgame_rounds.py starts [--dataset digits] [--hidden 16 64]
 
@@ -15,7 +15,8 @@ on the training benchmark's splits (``benchmarks/harness/datasets.py``), one thr
   balance the units again (``no_rebalance``), each by patching the code as it is.
 - ``handover``: ``fit`` with the endgame forced to start after ``k`` iterations of the
   alternation (a patched stall policy says ``"no_progress"`` from then on), ``max_iter``
-  20000: does an earlier endgame reach scikit-learn's digits loss?
+  20000: does an earlier endgame reach scikit-learn's digits loss? ``--init rows`` starts
+  from ``fit(init="rows")`` (the rows are in the record; 2026-12-07, start through the rows).
 - ``warm``: scikit-learn's L-BFGS-B (``MLPRegressor``, its own start) for ``n`` iterations,
   then ``fit`` from its hidden layer (``init``), ``max_iter`` 1000: does ``fit`` keep the
   basin a joint gradient method starts into?
@@ -99,7 +100,7 @@ def rounds(dataset: str, hidden: int, slopes: list[float]) -> None:
 
 
 def handover(dataset: str, hidden: int, ks: list[int], slopes: list[float],
-             time_cap: float) -> None:
+             time_cap: float, init: str | None) -> None:
     observe = _policy.StallPolicy.observe
     for slope, k in itertools.product(slopes, ks):
         def forced(policy, history, previous, params, state, xp, k=k):
@@ -117,9 +118,11 @@ def handover(dataset: str, hidden: int, ks: list[int], slopes: list[float],
             t0 = time.perf_counter()
             result = relu_altmin.fit(split.X_train, split.y_train, hidden,
                                      negative_slope=slope, seed=seed, max_iter=20000,
+                                     init=init,
                                      callback=lambda record, net: record.seconds > time_cap)
             write("handover", {"dataset": dataset, "hidden": hidden, "slope": slope,
                                "time_cap_s": None if math.isinf(time_cap) else time_cap,
+                               **({"init": init} if init else {}),
                                "seed": seed, "k": k,
                                "mse": result.loss, "iterations": result.n_iter,
                                "endgame_iterations": sum(r.endgame for r in result.history),
@@ -205,6 +208,8 @@ def main() -> None:
                         help="handover: stop a fit after an iteration past this many seconds "
                              "(the benchmark's cap is 60; default: none)")
     parser.add_argument("--k", type=int, nargs="+", default=[20, 200])
+    parser.add_argument("--init", choices=["rows"], default=None,
+                        help="handover: fit's init (default: its default start)")
     parser.add_argument("--n", type=int, nargs="+", default=[10, 30, 100])
     args = parser.parse_args()
     dataset = args.dataset or ("housing" if args.mode == "rounds" else "digits")
@@ -212,7 +217,7 @@ def main() -> None:
         if args.mode == "rounds":
             rounds(dataset, hidden, args.slopes or [0.0, 0.1])
         elif args.mode == "handover":
-            handover(dataset, hidden, args.k, args.slopes or [0.0], args.time_cap)
+            handover(dataset, hidden, args.k, args.slopes or [0.0], args.time_cap, args.init)
         elif args.mode == "warm":
             warm(dataset, hidden, args.n)
         else:
