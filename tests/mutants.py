@@ -963,7 +963,7 @@ MUTANTS = [
      "b = -0.5 * (z[above - 1, :] + z[above, :])", "start_units or start_on_long"),
     ("start active on half", "through_rows",
      "above = min(max(1, round(START_ACTIVE * m)), m - 1)",
-     "above = min(max(1, round(0.5 * m)), m - 1)", "start_units or start_on_long"),
+     "above = min(max(1, round(0.5 * m)), m - 1)", "start_on_dask or start_units or start_on_long"),
     ("start offset at a row", "through_rows",
      "b = -0.5 * (z[m - above - 1, :] + z[m - above, :])", "b = -z[m - above - 1, :]",
      "start_units"),

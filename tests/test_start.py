@@ -3,13 +3,14 @@ docs/method.md, "The start"):
 each unit is the hyperplane normal to one sample row (less the sample's mean with a bias), at
 unit norm, offset to be active on a fifth of the sample's rows; the units beyond the sample
 keep the ``N(0, 1/d)`` draw; on long data the sample's fifth is the data's, to sampling
-error."""
+error. In memory, streamed and on Dask."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 from _bounds import EPS64, gamma
 from conftest import to_numpy
 from hypothesis import assume, event, given, note, settings
@@ -43,10 +44,28 @@ def drawn(prob) -> np.ndarray:
 # draw, unchanged. In memory and streamed in chunks alike.
 @given(problems(allow_skip=False), st.booleans())
 def test_start_units_are_normal_to_rows_and_active_on_a_fifth(xp, prob, streamed):
+    assume(prob.X.shape[0] <= START_ROWS)
+    chunks = {"chunk_rows": max(1, prob.X.shape[0] // 3)} if streamed else {}
+    assert_through_rows(prob, *start_of(run_fit(xp, prob, max_iter=0, init="rows", **chunks)))
+
+
+# The same on Dask arrays in row blocks, whose sample is drawn block by block.
+@settings(max_examples=10, deadline=None)
+@given(problems(allow_skip=False, allow_known_output=False))
+def test_start_on_dask_is_through_the_rows(prob):
+    da = pytest.importorskip("dask.array", reason="dask is not installed (the test extra has it)")
+    block = max(1, prob.X.shape[0] // 3)
+    X = da.from_array(prob.X, chunks=(block, -1))
+    y = da.from_array(prob.y, chunks=(block,) if prob.y.ndim == 1 else (block, -1))
+    result = relu_altmin.fit(X, y, prob.hidden, max_iter=0, init="rows", standardize=False,
+                             **prob.kwargs)
+    net = result.network
+    assert_through_rows(prob, np.asarray(net.W), None if net.b is None else np.asarray(net.b))
+
+
+def assert_through_rows(prob, W: np.ndarray, b: np.ndarray | None) -> None:
+    """The start on ``prob``'s rows (all of them the sample) is the start through them."""
     n, d = prob.X.shape
-    assume(n <= START_ROWS)
-    chunks = {"chunk_rows": max(1, n // 3)} if streamed else {}
-    W, b = start_of(run_fit(xp, prob, max_iter=0, init="rows", **chunks))
     draw = drawn(prob)
     if n < 2:
         event("one row: the draw")
