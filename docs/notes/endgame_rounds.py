@@ -16,7 +16,8 @@ on the training benchmark's splits (``benchmarks/harness/datasets.py``), one thr
 - ``handover``: ``fit`` with the endgame forced to start after ``k`` iterations of the
   alternation (a patched stall policy says ``"no_progress"`` from then on), ``max_iter``
   20000: does an earlier endgame reach scikit-learn's digits loss? ``--init rows`` starts
-  from ``fit(init="rows")`` (the rows are in the record; 2026-12-07, start through the rows).
+  from ``fit(init="rows")`` (recorded as ``"init"``; the note of 2026-12-07 on the start
+  through the rows).
 - ``warm``: scikit-learn's L-BFGS-B (``MLPRegressor``, its own start) for ``n`` iterations,
   then ``fit`` from its hidden layer (``init``), ``max_iter`` 1000: does ``fit`` keep the
   basin a joint gradient method starts into?

@@ -4,10 +4,11 @@
 ``fit`` (``max_iter`` 20000, stopped by its callback after ``--cap`` seconds) from one start
 per ``--kinds`` entry, seeds 0-2, one JSON line per fit on standard output:
 
-- ``normal``: ``[W, b]`` i.i.d. ``N(0, 1/d)`` from the seed (the default start before
-  2026-12-07);
+- ``normal``: ``[W, b]`` i.i.d. ``N(0, 1/d)`` from the seed (``fit``'s default start);
 - ``rowsP``: each unit normal to a distinct training row less the mean, unit norm, offset to
-  be active on the fraction ``P`` of the rows (``rows0.2`` is the default start now);
+  be active on the fraction ``P`` of the rows (``rows0.2`` is ``fit(init="rows")`` but for
+  the offset, here a quantile of all the rows rather than the midpoint of two sample rows,
+  and its own draws);
 - ``sparseP``: ``N(0, 1)`` directions at unit norm, offset as ``rowsP``;
 - ``pair``: each unit normal to the difference of two rows, through their midpoint.
 
