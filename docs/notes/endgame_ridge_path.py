@@ -17,10 +17,14 @@ as it is:
     python docs/notes/endgame_ridge_path.py [--dataset digits] [--hidden 64] [--slopes 0 0.1]
         [--k 20] [--lam0 0.1] [--every 1000] [--factor 0.1] [--time-cap 60]
     python docs/notes/endgame_ridge_path.py --table
+    python docs/notes/endgame_ridge_path.py --cost
 
 Appends one JSON line per fit to ``docs/notes/2026-12-07-endgame-ridge-path.jsonl``; ``--table``
 prints the note's Markdown table from those lines (the medians over the seeds of each
-configuration). MSE is the
+configuration). ``--cost`` times an alternation iteration against an endgame step (no path) on
+every data set of the grid, h 16 and 64, slope 0, seed 0: the medians over the first 20
+iterations and over the endgame's steps of an 8 s fit with the handover after 20, appended to
+``2026-12-07-endgame-ridge-path-cost.jsonl``. MSE is the
 benchmark's, ``(1/n) ||Y - F||_F^2`` on the (standardised) training rows; the ridges are those
 of the standardised problem, like ``fit``'s default ``1e-8``.
 """
@@ -123,6 +127,27 @@ def table() -> None:
               f"| {', '.join(row['stop'] for row in rows)} |")
 
 
+def cost() -> None:
+    """``--cost`` (see the module docstring)."""
+    _policy.StallPolicy.observe = forced_handover(20)
+    for dataset, hidden in itertools.product(
+            ("housing", "boston", "friedman1", "diabetes", "breast_cancer", "digits", "cps1988"),
+            (16, 64)):
+        split = load(dataset, 0)
+        result = relu_altmin.fit(split.X_train, split.y_train, hidden, seed=0, max_iter=20000,
+                                 callback=lambda record, net: record.seconds > 8)
+        records = result.history
+        steps = [(b.seconds - a.seconds, b.endgame) for a, b in itertools.pairwise(records)]
+        alternation = statistics.median(t for t, endgame in steps[1:20] if not endgame)
+        endgame = statistics.median(t for t, endgame in steps if endgame)
+        row = {"dataset": dataset, "hidden": hidden, "rows": split.X_train.shape[0],
+               "alternation_s": alternation, "endgame_s": endgame,
+               "ratio": alternation / endgame}
+        print(row, flush=True)
+        with open(HERE / "2026-12-07-endgame-ridge-path-cost.jsonl", "a") as out:
+            out.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
@@ -135,9 +160,10 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=0.1)
     parser.add_argument("--time-cap", type=float, default=60.0)
     parser.add_argument("--table", action="store_true", help="print the table and stop")
+    parser.add_argument("--cost", action="store_true", help="time the steps and stop")
     args = parser.parse_args()
-    if args.table:
-        table()
+    if args.table or args.cost:
+        table() if args.table else cost()
         return
     observe, step = _policy.StallPolicy.observe, _fit.LbfgsStep
     if args.k >= 0:
