@@ -48,6 +48,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))
 
+from endgame_rounds import forced_handover  # noqa: E402  (this script's folder is on the path)
 from harness.datasets import load  # noqa: E402
 
 import relu_altmin  # noqa: E402
@@ -87,23 +88,6 @@ def path_step(lam0: float, every: int, factor: float) -> type:
     return PathStep
 
 
-def forced_handover(k: int):
-    """The stall policy's ``observe``, saying ``"no_progress"`` to the alternation from its
-    ``k``-th iteration on (the endgame then starts from the best state)."""
-    observe = _policy.StallPolicy.observe
-
-    def forced(policy, history, previous, params, state, xp):
-        decision = observe(policy, history, previous, params, state, xp)
-        if policy.window_rtol > 0 and len(history) - 1 >= k and decision in (
-                _policy.CONTINUE, _policy.REINITIALISE):
-            if policy.best is None or state.objective < policy.best[1].objective:
-                policy.best = (params, state)
-            return "no_progress"
-        return decision
-
-    return forced
-
-
 def table() -> None:
     """The Markdown table of :data:`RESULTS`: one row per data set, width, slope and
     configuration, each seed's final MSE and the median."""
@@ -127,9 +111,10 @@ def table() -> None:
               f"| {', '.join(row['stop'] for row in rows)} |")
 
 
-def cost() -> None:
-    """``--cost`` (see the module docstring)."""
-    _policy.StallPolicy.observe = forced_handover(20)
+def cost(observe) -> None:
+    """``--cost`` (see the module docstring), from the unpatched ``observe``; the caller
+    restores it."""
+    _policy.StallPolicy.observe = forced_handover(observe, 20)
     for dataset, hidden in itertools.product(
             ("housing", "boston", "friedman1", "diabetes", "breast_cancer", "digits", "cps1988"),
             (16, 64)):
@@ -162,15 +147,18 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table and stop")
     parser.add_argument("--cost", action="store_true", help="time the steps and stop")
     args = parser.parse_args()
-    if args.table or args.cost:
-        table() if args.table else cost()
+    if args.table:
+        table()
         return
     observe, step = _policy.StallPolicy.observe, _fit.LbfgsStep
-    if args.k >= 0:
-        _policy.StallPolicy.observe = forced_handover(args.k)
-    if args.lam0 > 0:
-        _fit.LbfgsStep = path_step(args.lam0, args.every, args.factor)
     try:
+        if args.cost:
+            cost(observe)
+            return
+        if args.k >= 0:
+            _policy.StallPolicy.observe = forced_handover(observe, args.k)
+        if args.lam0 > 0:
+            _fit.LbfgsStep = path_step(args.lam0, args.every, args.factor)
         for hidden, slope, seed in itertools.product(args.hidden, args.slopes, args.seeds):
             split = load(args.dataset, seed)
             t0 = time.perf_counter()

@@ -100,20 +100,28 @@ def rounds(dataset: str, hidden: int, slopes: list[float]) -> None:
     _policy.StallPolicy.observe, _fit._endgame_start = observe, start
 
 
+def forced_handover(observe, k: int):
+    """The stall policy's ``observe`` (the unpatched ``observe`` given), saying
+    ``"no_progress"`` to the alternation from its ``k``-th iteration on: the endgame then
+    starts from the best state."""
+
+    def forced(policy, history, previous, params, state, xp):
+        decision = observe(policy, history, previous, params, state, xp)
+        if policy.window_rtol > 0 and len(history) - 1 >= k and decision in (
+                _policy.CONTINUE, _policy.REINITIALISE):
+            if policy.best is None or state.objective < policy.best[1].objective:
+                policy.best = (params, state)
+            return "no_progress"  # the alternation's end: the endgame starts
+        return decision
+
+    return forced
+
+
 def handover(dataset: str, hidden: int, ks: list[int], slopes: list[float],
              time_cap: float, init: str | None) -> None:
     observe = _policy.StallPolicy.observe
     for slope, k in itertools.product(slopes, ks):
-        def forced(policy, history, previous, params, state, xp, k=k):
-            decision = observe(policy, history, previous, params, state, xp)
-            if policy.window_rtol > 0 and len(history) - 1 >= k and decision in (
-                    _policy.CONTINUE, _policy.REINITIALISE):
-                if policy.best is None or state.objective < policy.best[1].objective:
-                    policy.best = (params, state)
-                return "no_progress"  # the alternation's end: the endgame starts
-            return decision
-
-        _policy.StallPolicy.observe = forced
+        _policy.StallPolicy.observe = forced_handover(observe, k)
         for seed in SEEDS:
             split = load(dataset, seed)
             t0 = time.perf_counter()
