@@ -457,9 +457,8 @@ def fit_with(X: Any | Chunks, y: Any | None, options: FitOptions) -> FitResult:
     d, k, xp = rows.d, rows.k, rows.xp
     options.check_features(d)
     Wt, V, c = (None if a is None else rows.to_working(a) for a in _start(
-        rows.template, array_namespace(rows.template),
-        None if isinstance(options.init, str) else options.init, hidden, d, k, bias,
-        options.skip, rng, train_output, options.output_weights, rows.y_ndim == 1))
+        rows.template, array_namespace(rows.template), options.given_start, hidden, d, k,
+        bias, options.skip, rng, train_output, options.output_weights, rows.y_ndim == 1))
     rows.scan()
     scaling = None
     if options.standardize:
@@ -520,8 +519,7 @@ def _standardized(rows: Rows, Wt: Any,
     bias = options.bias
     scaling = Standardization.from_stats(rows.stats, bias, options.train_output)
     rows = rows.standardized(*scaling.augmented(bias))
-    if options.init is not None and not isinstance(options.init, str):
-        # in raw units: map it in (a drawn start, or one through the rows, is not)
+    if options.given_start is not None:  # in raw units: map it in (a made start is not)
         xp = rows.xp
         offset = identity_offset(options.hidden, bias, xp, xp.float64, device(Wt)) \
             if options.skip else None

@@ -81,6 +81,12 @@ class ModelOptions:
                 raise ValueError("init='rows' does not apply with skip=True (which starts at "
                                  "W = 0)")
 
+    @property
+    def given_start(self) -> TwoLayerNet | Any | None:
+        """``init`` when it is a network or hidden weights (in raw units, used as given);
+        ``None`` for the drawn start and for ``"rows"`` (both made in the fit's units)."""
+        return None if isinstance(self.init, str) else self.init
+
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # the checked value, in __post_init__ only
 

@@ -693,7 +693,7 @@ MUTANTS = [
     ("raw loss unweighted", "state_sums",
      "xp.sum((E * E) * weights))", "xp.sum(E * E))", "folded_network"),
     ("init not mapped in", "_standardized",
-     "if options.init is not None and not isinstance(options.init, str):", "if False:",
+     "if options.given_start is not None:  # in raw units", "if False:  # in raw units",
      "warm_start or hidden_weights"),
     ("standardize=False ignored", "fit_with",
      "if options.standardize:", "if True:", "standardize_false"),
