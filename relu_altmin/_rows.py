@@ -245,9 +245,12 @@ class Rows:
         """About ``size`` rows drawn uniformly, kept in memory as rows of their own.
 
         Each row is kept with probability ``size / n`` (a fresh draw from ``rng`` for each
-        chunk, read in order), so no pass needs more than one chunk and the sample."""
-        stacked: _Stacked = self.reduce(_bernoulli_rows, size / self.n, rng)
-        return stacked.rows(self)
+        chunk, read in order), so no pass needs more than one chunk and the sample. A draw
+        that keeps no row (chance below ``exp(-size)``) is drawn again."""
+        while True:
+            stacked: _Stacked = self.reduce(_bernoulli_rows, size / self.n, rng)
+            if stacked.n:
+                return stacked.rows(self)
 
     def scan(self) -> None:
         """Read every chunk once: count rows, reject NaN or inf, sum squares and find the
@@ -334,6 +337,11 @@ class _Stacked:
 
     def __add__(self, other: _Stacked) -> _Stacked:
         return _Stacked(self.blocks + other.blocks)
+
+    @property
+    def n(self) -> int:
+        """Rows in all blocks."""
+        return sum(int(Xt.shape[0]) for Xt, _ in self.blocks)
 
     def rows(self, like: Rows) -> Rows:
         """The stacked rows, in memory, standing in for a sample of ``like``."""
@@ -621,14 +629,19 @@ class _DaskRows(Rows):
 
     def sample(self, size: int, rng: np.random.Generator) -> Rows:
         """Each row kept with probability ``size / n``, each block drawing from its own
-        stream (a child of ``rng``), on the workers; only the sample comes back."""
+        stream (a child of ``rng``), on the workers; only the sample comes back. A draw that
+        keeps no row (chance below ``exp(-size)``) is drawn again."""
         import dask
 
-        blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
-        parts = dask.compute(*[
-            dask.delayed(_block_sample)(Xb, yb, self.bias, self.work, size / self.n, child)
-            for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])), strict=True)])
-        return _Stacked([block for part in parts for block in part.blocks]).rows(self)
+        while True:
+            blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
+            parts = dask.compute(*[
+                dask.delayed(_block_sample)(Xb, yb, self.bias, self.work, size / self.n, child)
+                for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])),
+                                           strict=True)])
+            stacked = _Stacked([block for part in parts for block in part.blocks])
+            if stacked.n:
+                return stacked.rows(self)
 
     def to_working(self, a: Any) -> Any:
         return a.compute() if is_dask_array(a) else a

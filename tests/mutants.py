@@ -46,7 +46,7 @@ TEST_FILES = ["tests/test_properties.py", "tests/test_precision.py", "tests/test
               "tests/test_experiments.py", "tests/test_ridge.py", "tests/test_loo.py",
               "tests/test_early_stopping.py", "tests/test_stages.py",
               "tests/test_cg_budget.py", "tests/test_baselines.py", "tests/test_endgame.py",
-              "tests/test_start.py"]
+              "tests/test_start.py", "tests/test_dask.py"]
 
 # (name, function, original text, broken text, -k expression of the tests that must fail)
 MUTANTS = [
@@ -382,6 +382,18 @@ MUTANTS = [
     ("curvature sample not used", "system_rows",
      "    return problem.rows.sample(size, rng)\n",
      "    problem.rows.sample(size, rng)\n    return problem.rows\n", "sampling_changes"),
+    ("scale benchmark judges fit by a sample's loss", "benchmarks/scale_parts/versus_adam.py::run_fit",
+     "if record.rows is not None:", "if False:", "judged_on_every_row"),
+    ("curvature sample drawn from one seed each time", "system_rows",
+     "    return problem.rows.sample(size, rng)\n",
+     "    return problem.rows.sample(size, np.random.default_rng(0))\n", "fresh_sample"),
+    ("an empty sample read in chunks is kept", "Rows.sample", "if stacked.n:", "if True:",
+     "never_empty"),
+    ("an empty dask sample is kept", "_DaskRows.sample", "if stacked.n:", "if True:",
+     "each_blocks_own_draw"),
+    ("dask blocks draw from one stream", "_DaskRows.sample",
+     "rng.spawn(len(self.X.chunks[0]))", "[rng] * len(self.X.chunks[0])",
+     "each_blocks_own_draw"),
     ("curvature sample with replacement", "_InMemoryRows.sample",
      "replace=False", "replace=True", "distinct_rows"),
     ("curvature sample out of order", "_InMemoryRows.sample",

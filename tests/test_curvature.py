@@ -74,6 +74,17 @@ def test_sample_is_distinct_rows_of_the_data_and_follows_the_seed(xp, prob, size
     assert row_set(*whole.in_memory()[0]) == data
 
 
+@given(problems(), st.integers(1, 3), st.integers(1, 7), st.integers(0, 2**32 - 1))
+def test_a_sample_read_in_chunks_is_never_empty(xp, prob, size, chunk_rows, seed):
+    """Row by row, a draw of ``size`` of ``n`` rows keeps none with chance ``(1 - size/n)^n``
+    (a third at ``size`` 1): such a draw is made again, so every system has rows."""
+    rows = data_rows(prob, xp, chunk_rows)
+    for _ in range(5):
+        sample = rows.sample(size, np.random.default_rng(seed))
+        assert sample.n >= 1 and sample.stats.n == sample.n
+        seed += 1
+
+
 @pytest.mark.parametrize("kind", [HiddenSystem, MatrixFreeSystem])
 @given(prob=problems(allow_known_output=False), size=st.integers(1, 12),
        seed=st.integers(0, 2**32 - 1), joint=st.booleans())
@@ -127,6 +138,38 @@ def test_sampling_changes_the_steps_not_the_acceptance(xp):
     for before, after in itertools.pairwise(sampled.history):
         if after.reinit_unit < 0 and after.step:
             assert after.objective < before.objective
+
+
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+@given(size=st.integers(20, 60), seed=st.integers(0, 2**32 - 1),
+       step=st.sampled_from(["joint", "damped"]), chunk_rows=st.one_of(st.none(),
+                                                                     st.integers(50, 400)))
+def test_each_system_draws_a_fresh_sample(xp, monkeypatch, solver, size, seed, step,
+                                          chunk_rows):
+    """Every system of a sampled fit is built on a new draw of the step's generator: the
+    generator has moved on between the draws, and no two samples are the same rows (20 or
+    more of 400 rows, drawn exactly or row by row in chunks: two equal draws have probability
+    below 1e-17)."""
+    from relu_altmin import _steps
+
+    draws, original = [], _steps.system_rows
+
+    def recorded(problem, size, rng):
+        state = repr(rng.bit_generator.state)
+        rows = original(problem, size, rng)
+        (Xt, Y), = rows.in_memory()
+        draws.append((state, frozenset(row_set(Xt, Y))))
+        return rows
+
+    monkeypatch.setattr(_steps, "system_rows", recorded)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((400, 3))
+    y = np.maximum(X @ rng.standard_normal(3), 0.0) + 0.1 * rng.standard_normal(400)
+    relu_altmin.fit(xp.asarray(X), xp.asarray(y), 4, seed=seed, max_iter=6, step=step,
+                    solver=solver, curvature_rows=size, chunk_rows=chunk_rows, tol=0.0)
+    assert len(draws) >= 6  # at least one system an iteration
+    assert len({state for state, _ in draws}) == len(draws)
+    assert len({rows for _, rows in draws}) == len(draws)
 
 
 @given(st.one_of(st.integers(1, 4 * CURVATURE_MIN_ROWS), st.integers(1, 10**8)), st.data(),

@@ -8,11 +8,16 @@ predict lazily.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from conftest import usable_cupy
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import relu_altmin
+from relu_altmin._rows import make_rows
 
 da = pytest.importorskip("dask.array", reason="dask is not installed (the test extra has it)")
 distributed = pytest.importorskip("dask.distributed",
@@ -84,6 +89,51 @@ def test_dask_matrix_free_fit_descends(client):
     # step agrees to about 1e-7, not to rounding (the dense fits above do).
     assert result.history[1].loss == pytest.approx(first.history[1].loss, rel=1e-5)
     assert result.history[-1].objective < result.history[0].objective
+
+
+@settings(max_examples=10)
+@given(size=st.integers(1, 120), rows_per_block=st.integers(20, 150),
+       seed=st.integers(0, 2**32 - 1))
+@example(size=1, rows_per_block=100, seed=0)  # its first draw keeps no row
+def test_dask_curvature_sample_is_each_blocks_own_draw(client, size, rows_per_block, seed):
+    """A sample of dask rows (``fit(curvature_rows=...)``, long data) is drawn on the workers,
+    each block from its own child of the generator, every row kept with chance ``size / n``;
+    a draw that keeps no row is drawn again. Replayed here from the same seed, row for row."""
+    X, y = data(True, False)
+    Xd = da.from_array(X, chunks=(rows_per_block, 4))
+    rows = make_rows(Xd, da.from_array(y, chunks=rows_per_block), True, 6, None)
+    rows.scan()
+    with distributed.get_task_stream(client) as tasks:
+        sample = rows.sample(size, np.random.default_rng(seed))
+    assert any("_block_sample" in str(task["key"]) for task in tasks.data)  # on the workers
+    starts = np.cumsum((0, *Xd.chunks[0][:-1]))
+    replay = np.random.default_rng(seed)
+    kept = np.zeros(0, dtype=int)
+    while kept.size == 0:
+        kept = np.concatenate([
+            start + np.flatnonzero(child.random(length) < size / X.shape[0])
+            for start, length, child in zip(starts, Xd.chunks[0],
+                                            replay.spawn(len(Xd.chunks[0])), strict=True)])
+    (Xt, Y), = sample.in_memory()
+    np.testing.assert_array_equal(Xt[:, :-1], X[kept])  # the last column is the bias's ones
+    np.testing.assert_array_equal(Y[:, 0], y[kept])
+
+
+def test_dask_sampled_fit_descends_and_repeats(client):
+    """On the cluster, a fit whose systems are built on row samples never raises the
+    objective between re-initialisations, uses the samples (its steps differ from the fit on
+    every row), and gives the same history again from the same seed."""
+    X, y = data(True, False)
+    Xd, yd = da.from_array(X, chunks=(75, 10)), da.from_array(y, chunks=75)
+    kwargs = dict(seed=2, max_iter=5, tol=0.0, solver="dense")
+    sampled, again = (relu_altmin.fit(Xd, yd, 6, curvature_rows=40, **kwargs) for _ in range(2))
+    full = relu_altmin.fit(Xd, yd, 6, **kwargs)
+    assert [r.loss for r in sampled.history] != [r.loss for r in full.history]
+    assert [{**vars(r), "seconds": 0.0} for r in sampled.history] == \
+        [{**vars(r), "seconds": 0.0} for r in again.history]
+    for before, after in itertools.pairwise(sampled.history):
+        if after.reinit_unit < 0:
+            assert after.objective <= before.objective
 
 
 def test_dask_mixed_dtypes_promote_like_numpy(client):

@@ -110,6 +110,27 @@ def test_gradient_epochs_of_adam_epochs(gradient, k, n, batch, steps):
     assert math.isclose(_adam.gradient_epochs(run), k, rel_tol=1e-9)
 
 
+# On long data fit starts on progressive samples, whose records carry the sample's loss: the
+# benchmark's trace has each such iteration's MSE on every row (the network the fit returns
+# when stopped there), with the clock stopped while it is evaluated.
+def test_fit_runs_are_judged_on_every_row():
+    import relu_altmin
+    from scale_parts.data import make_data
+
+    X, y = make_data(60_000, 0)
+    run = _adam.run_fit(X, y, 3, 0.1, 0.4, {})
+    assert run["sample_records"] > 0 and run["off_clock_seconds"] > 0
+    kwargs = dict(negative_slope=0.1, seed=0)
+    assert math.isclose(run["trace"][0][1], relu_altmin.fit(X, y, 3, max_iter=0, **kwargs).loss,
+                        rel_tol=1e-9)
+    for k in range(1, min(3, run["iterations"]) + 1):
+        ref = relu_altmin.fit(X, y, 3, max_iter=k, **kwargs)
+        assert ref.history[k].rows is not None  # on a sample ...
+        assert not math.isclose(ref.history[k].loss, ref.loss, rel_tol=1e-6)  # ... not all rows
+        assert math.isclose(run["trace"][k][1], ref.loss, rel_tol=1e-9)
+    assert run["mse"] == _adam.at_budget(run["trace"], 0.4)
+
+
 # The whole path on a tiny cell (n = 20000: fit's default samples its curvature there), then
 # a second budget with --adam-from: only the best Adam configuration reruns and the first
 # report's runs are carried over; --from-json rewrites the same .md.

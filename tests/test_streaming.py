@@ -171,10 +171,13 @@ def _history(result) -> list:
             for r in result.history]
 
 
-# Arrays read in chunks, a memory-mapped .npy and a Chunks source give the same fit.
+# Arrays read in chunks, a memory-mapped .npy and a Chunks source give the same fit, with the
+# curvature on every row or on a sample (drawn chunk by chunk, the same rows from each source).
 @pytest.mark.parametrize("solver", ["dense", "cg"])
-@given(chunk_rows=st.integers(1, 60), one_d=st.booleans(), float32=st.booleans())
-def test_sources_give_the_same_fit(tmp_path_factory, solver, chunk_rows, one_d, float32):
+@given(chunk_rows=st.integers(1, 60), one_d=st.booleans(), float32=st.booleans(),
+       curvature_rows=st.one_of(st.none(), st.integers(1, 150)))
+def test_sources_give_the_same_fit(tmp_path_factory, solver, chunk_rows, one_d, float32,
+                                   curvature_rows):
     X, y = relu_altmin.load_diabetes()
     X, y = X[:150], (y[:150] if one_d else np.c_[y[:150], X[:150, 0]])
     if float32:
@@ -190,7 +193,7 @@ def test_sources_give_the_same_fit(tmp_path_factory, solver, chunk_rows, one_d, 
 
     # precision="data": float32 rows stay float32 on so few rows too (the path long data takes)
     kwargs = dict(negative_slope=0.1, seed=1, max_iter=3, solver=solver, tol=0.0,
-                  precision="data")
+                  precision="data", curvature_rows=curvature_rows)
     results = [relu_altmin.fit(X, y, 6, chunk_rows=chunk_rows, **kwargs),
                relu_altmin.fit(*mapped, 6, chunk_rows=chunk_rows, **kwargs),
                relu_altmin.fit(relu_altmin.Chunks(chunks), None, 6, **kwargs)]

@@ -16,8 +16,11 @@ single-threaded process (started by ``scale.py``, which draws the data):
 
 A run's MSE is the lowest full training MSE it reached within its budget: for ``fit``, over
 the iterations that ended by then (``fit`` returns the best network it has seen; the
-iteration that crossed the budget does not count), for Adam, over its checkpoints (the last
-one taken at the step that crossed the budget, a few milliseconds past it). Cost is counted
+iteration that crossed the budget does not count), each on every row (an iteration on a
+progressive sample records the sample's loss: its network is evaluated on all rows, with the
+clock stopped; runs before 2026-12-07 took the sample's loss), for Adam, over its
+checkpoints (the last one taken at the step that crossed the budget, a few milliseconds past
+it). Cost is counted
 in full-batch gradient passes: each process also times one forward and backward pass of the
 same network over all ``n`` rows in torch (float64, one thread; median of 3 after a
 warm-up), and ``fit``'s median seconds per iteration, or Adam's seconds per epoch, are
@@ -94,25 +97,37 @@ def run_fit(X: np.ndarray, y: np.ndarray, hidden: int, slope: float, budget: flo
     relu_altmin.fit(X[:2000], y[:2000], hidden, negative_slope=slope, seed=0, max_iter=2,
                     curvature_rows=1000 if curvature_rows is None else curvature_rows)
     gradient = gradient_seconds(X, y, hidden, slope)
-    offsets: list[float] = []
+    # The start's MSE on every row (a record on a sample has the sample's loss), untimed.
+    start_loss = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=0, max_iter=0,
+                                 **options).loss
+    trace: list[list[float]] = []
+    paused = 0.0  # seconds off the clock: the MSE on every row of the records on a sample
     began = time.perf_counter()
 
-    def stop(record: Any, _network: Any) -> bool:
-        offsets.append(time.perf_counter() - began - record.seconds)
-        return time.perf_counter() - began >= budget
+    def stop(record: Any, network: Any) -> bool:
+        nonlocal paused
+        now = time.perf_counter() - began - paused
+        if not trace:  # iteration 0, the start, at the fit's own clock less this lag
+            trace.append([now - record.seconds, start_loss])
+        loss = record.loss
+        if record.rows is not None:  # progressive sampling: that loss is the sample's
+            evaluating = time.perf_counter()
+            loss = float(np.mean((network.predict(X) - y) ** 2))
+            paused += time.perf_counter() - evaluating
+        trace.append([now, loss])
+        return now >= budget
 
     result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=0, max_iter=10**9,
                              callback=stop, **options)
-    elapsed = time.perf_counter() - began
-    offset = offsets[0] if offsets else elapsed - result.history[-1].seconds
-    history = result.history
-    trace = [[rec.seconds + offset, rec.loss] for rec in history]
+    elapsed = time.perf_counter() - began - paused
     unknowns = hidden * (X.shape[1] + 1) + hidden + 1
     rule = curvature_sample(len(y), unknowns)
     return {
         "trace": trace, "mse": at_budget(trace, budget), "final_loss": result.loss,
-        "iterations": len(history) - 1, "seconds": elapsed, "setup_seconds": trace[0][0],
-        "iteration_seconds": [b.seconds - a.seconds for a, b in itertools.pairwise(history)],
+        "iterations": len(trace) - 1, "seconds": elapsed, "setup_seconds": trace[0][0],
+        "off_clock_seconds": paused,
+        "sample_records": sum(r.rows is not None for r in result.history),
+        "iteration_seconds": [b[0] - a[0] for a, b in itertools.pairwise(trace)],
         "stop_reason": result.stop_reason, "solver": result.solver,
         "curvature_rows": min((rule if curvature_rows is None else curvature_rows) or len(y),
                               len(y)),

@@ -45,7 +45,9 @@ def markdown(report: dict) -> str:
         f"training MSE is evaluated every budget/{report['checkpoints']} training seconds, "
         "off the clock. **MSE** is the lowest full training MSE a run reached within its "
         "budget: `fit`'s over the iterations that ended by then (it returns the best network "
-        "it has seen; the iteration that crossed the budget does not count), Adam's over its "
+        "it has seen; the iteration that crossed the budget does not count), each on every "
+        "row (an iteration on a progressive sample is evaluated on all rows with the clock "
+        "stopped; runs before 2026-12-07 took the sample's own loss there), Adam's over its "
         "checkpoints (the last at the step that crossed the budget).",
     ]
     if report["adam_from"]:
