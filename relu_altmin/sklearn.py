@@ -112,6 +112,7 @@ class _AnalyticReLUBase(BaseEstimator):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
+        n_jobs: int | None = None,
     ) -> None:
         # scikit-learn's convention: store the parameters as given, validate in fit.
         self.hidden = hidden
@@ -129,6 +130,7 @@ class _AnalyticReLUBase(BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -252,6 +254,10 @@ class AnalyticReLURegressor(RegressorMixin, _AnalyticReLUBase):
         Fraction of the rows held out for ``early_stopping``.
     n_iter_no_change : int, default 10
         Iterations without improvement that end an ``early_stopping`` fit.
+    n_jobs : int or None, default None
+        Threads for BLAS and the Numba kernels while the fit runs, restored afterwards
+        (:func:`relu_altmin.fit`'s ``n_jobs``): a positive int is that many, ``-1`` all cores,
+        ``-2`` all but one; ``None`` chooses from the problem's size (one thread on small data).
 
     Attributes
     ----------
@@ -418,6 +424,10 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         Fraction of the rows held out for ``early_stopping``.
     n_iter_no_change : int, default 10
         Iterations without improvement that end an ``early_stopping`` fit.
+    n_jobs : int or None, default None
+        Threads for BLAS and the Numba kernels while the fit runs, restored afterwards
+        (:func:`relu_altmin.fit`'s ``n_jobs``): a positive int is that many, ``-1`` all cores,
+        ``-2`` all but one; ``None`` chooses from the problem's size (one thread on small data).
 
     Attributes
     ----------
@@ -480,6 +490,7 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
+        n_jobs: int | None = None,
     ) -> None:
         # The regressor's parameters with another default ridge rule (scikit-learn lists
         # every parameter in each estimator's signature, as MLPClassifier does).
@@ -487,7 +498,8 @@ class AnalyticReLUClassifier(ClassifierMixin, _AnalyticReLUBase):
             hidden, negative_slope=negative_slope, l2=l2, standardize=standardize, bias=bias,
             max_iter=max_iter, tol=tol, step=step, reinit=reinit, random_state=random_state,
             progress=progress, warm_start=warm_start, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            n_jobs=n_jobs)
 
     def fit(self, X: Any, y: Any) -> AnalyticReLUClassifier:
         """Code the labels as ±1 targets and train the network with :func:`relu_altmin.fit`.

@@ -537,9 +537,9 @@ def test_every_training_option_reaches_fit(csv_file):
 
     argv = ["--hidden", "3", "--negative-slope", "0.25", "--max-iter", "7", "--seed", "5",
             "--step", "exact", "--no-reinit", "--solver", "cg", "--l2", "auto",
-            "--no-standardize"]
+            "--no-standardize", "--n-jobs", "-2"]
     expected = FitOptions(hidden=3, negative_slope=0.25, max_iter=7, seed=5, step="exact",
-                          reinit=False, solver="cg", l2="auto", standardize=False)
+                          reinit=False, solver="cg", l2="auto", standardize=False, n_jobs=-2)
     for command in (["fit", str(csv_file)], ["bench"], ["demo"]):
         args = build_parser().parse_args(command + argv)
         assert _training.fit_options(args) == expected, command
@@ -551,8 +551,11 @@ def test_every_training_option_reaches_fit(csv_file):
 def test_bad_settings(csv_file, capsys, monkeypatch):
     assert main(["fit", str(csv_file), "--negative-slope", "1.5", "--quiet"]) == 2
     assert "negative_slope must be in [0, 1)" in one_error_line(capsys.readouterr().err, "fit")
+    assert main(["fit", str(csv_file), "--n-jobs", "0", "--quiet"]) == 2
+    assert "n_jobs" in one_error_line(capsys.readouterr().err, "fit")
     for argv in (["fit", str(csv_file), "--hidden", "0"], ["bench", "--lr", "-1"],
-                 ["bench", "--epochs", "x"], ["demo", "--step", "sideways"], ["nonsense"]):
+                 ["bench", "--epochs", "x"], ["demo", "--step", "sideways"],
+                 ["fit", str(csv_file), "--n-jobs", "two"], ["nonsense"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2

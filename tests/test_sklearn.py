@@ -383,7 +383,7 @@ BAD_PARAMS = [
     ("step", "newton", ValueError), ("reinit", "yes", TypeError), ("progress", 1, TypeError),
     ("random_state", -1, ValueError), ("random_state", "seed", TypeError),
     ("random_state", True, TypeError), ("random_state", np.random.default_rng(0), TypeError),
-    ("warm_start", 1, TypeError),
+    ("warm_start", 1, TypeError), ("n_jobs", 0, ValueError), ("n_jobs", 1.5, TypeError),
 ]
 
 
@@ -396,6 +396,29 @@ def test_bad_parameters_raise_in_fit_naming_them(cls, name, value, error):
     with pytest.raises(error, match=name):
         est.fit(X, y)
     assert not hasattr(est, "network_")
+
+
+@pytest.mark.parametrize("cls", [AnalyticReLURegressor, AnalyticReLUClassifier])
+@pytest.mark.parametrize("n_jobs", [1, 2, -1, None])
+def test_n_jobs_sets_the_fits_threads(cls, n_jobs, monkeypatch):
+    """``n_jobs`` reaches :func:`relu_altmin.fit`: the estimator's fit holds the threads that
+    ``relu_altmin.fit(..., n_jobs=n_jobs)`` holds on a problem of its size."""
+    from relu_altmin import _fit
+    from relu_altmin._threads import resolve_n_jobs
+
+    held, limits = [], _fit.thread_limits
+
+    def recorded(threads):
+        held.append(threads)
+        return limits(threads)
+
+    monkeypatch.setattr(_fit, "thread_limits", recorded)
+    X, y = classification_data(9)
+    cls(hidden=3, max_iter=2, random_state=0, n_jobs=n_jobs).fit(X, y)
+    relu_altmin.fit(X, y.astype(float), 3, max_iter=2, seed=0, n_jobs=n_jobs)
+    assert len(held) == 2 and held[0] == held[1]  # tiny problems: the size names 1 thread too
+    if n_jobs is not None:
+        assert held[0] == resolve_n_jobs(n_jobs, work=0.0)
 
 
 def test_one_class_is_an_error():

@@ -112,6 +112,10 @@ def _training_options(p: argparse.ArgumentParser, hidden: int, slope: float) -> 
                    help="fit on the data as given instead of centring and scaling the "
                         "columns and targets inside fit (fit's standardize=False); the "
                         "network takes raw inputs either way")
+    p.add_argument("--n-jobs", type=int, default=None, metavar="J",
+                   help="threads for BLAS and the Numba kernels while fitting: a positive "
+                        "count, -1 all cores, -2 all but one (default: from the problem's "
+                        "size, one thread on small data)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress on standard error")
 

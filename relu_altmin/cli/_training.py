@@ -49,9 +49,9 @@ _FIT_OPTIONS = frozenset(f.name for f in fields(FitOptions)) - {"init", "skip"}
 def fit_options(args: argparse.Namespace, init: TwoLayerNet | None = None) -> FitOptions:
     """``fit``'s options from the command line: every parsed option named like one of them
     (``--hidden``, ``--negative-slope``, ``--max-iter``, ``--seed``, ``--step``,
-    ``--no-reinit``, ``--solver``, ``--l2``, ``--no-standardize``), starting from ``init``
-    (with its skip connection) if given. Checked here, before any work, with ``fit``'s
-    messages."""
+    ``--no-reinit``, ``--solver``, ``--l2``, ``--no-standardize``, ``--n-jobs``), starting
+    from ``init`` (with its skip connection) if given. Checked here, before any work, with
+    ``fit``'s messages."""
     given = {name: value for name, value in vars(args).items() if name in _FIT_OPTIONS}
     return FitOptions(**given, init=init, skip=init is not None and init.skip)
 
