@@ -14,6 +14,9 @@ once into 80 % training and 20 % held out. Every method starts from the same net
 - ``altmin_cg`` and ``altmin_dense``: the defaults with ``solver="cg"`` (matrix-free hidden
   steps, truncated conjugate gradients, which ``"auto"`` picks above 500 unknowns) and with
   ``solver="dense"`` (the assembled system, which it picks up to 500), on every size;
+- ``altmin_all_rows`` and ``altmin_no_endgame``: the defaults with every hidden system built on
+  all rows (``curvature_rows=10**12``: no sampled curvature, which the defaults use from 2 000
+  rows up) and without the endgame (``endgame=False``);
 - ``ours_*``: the array-API gradient baselines of :mod:`relu_altmin.baselines` (when that
   module imports), each tuned over the learning-rate grid;
 - ``torch_adam_*`` and ``torch_sgd_*``: ``torch.optim.Adam`` and ``torch.optim.SGD``
@@ -39,8 +42,7 @@ methods, not parallel efficiency. ``--backend`` says where the array-API methods
 (PyTorch tensors, on CUDA when torch sees a GPU) or ``cupy`` (CuPy arrays on the GPU, torch
 peers on CUDA); scikit-learn and SciPy always run on the CPU. Data and starting networks are
 moved to the device before the clock starts. ``--methods`` picks the methods (by default all of the
-above but ``altmin_damped``, ``altmin_exact``, ``altmin_cg``, ``altmin_dense`` and the two
-``*_conv`` runs).
+above but the ``altmin_*`` variants and the two ``*_conv`` runs).
 Each run records the final training MSE ``(1/n)||Y - F||_F^2``, the held-out MSE, the wall
 time and a loss-versus-time trace, from which the time to reach the best peer's final
 training MSE is read. The script writes ``<out>/<name>.json`` (machine, versions, date,
@@ -137,8 +139,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", choices=PEER_ORDER, default=None,
                         metavar="METHOD",
                         help=f"methods to run, of {', '.join(PEER_ORDER)} (default: all but "
-                             "altmin_damped, altmin_exact, altmin_cg, altmin_dense and the "
-                             "*_conv runs); "
+                             "the altmin_* variants and the *_conv runs); "
                              "those that do not apply to a configuration are skipped")
     parser.add_argument("--datasets", nargs="+", choices=(*DATASETS, *HELD_OUT),
                         default=list(DATASETS),

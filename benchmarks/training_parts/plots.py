@@ -18,6 +18,8 @@ PLOT_STYLE = {
     "altmin_exact": {"color": "tab:pink", "lw": 1.6},
     "altmin_cg": {"color": "dimgray", "lw": 1.4, "ls": "--"},
     "altmin_dense": {"color": "dimgray", "lw": 1.4, "ls": ":"},
+    "altmin_all_rows": {"color": "tab:cyan", "lw": 1.4, "ls": "--"},
+    "altmin_no_endgame": {"color": "tab:purple", "lw": 1.4, "ls": ":"},
     "altmin": {"color": "black", "lw": 2.2},
     "torch_adam": {"color": "tab:blue"},
     "torch_sgd": {"color": "tab:orange"},

@@ -27,9 +27,13 @@ else:
 #: re-initialised): what escapes.py and starts.py study, and measured their results with.
 PLAIN = {"reinit": False}
 #: The altmin variants: name -> keyword arguments of ``relu_altmin.fit`` (none: its defaults).
-ALTMIN_STEPS: dict[str, dict[str, str]] = {
+#: ``altmin_all_rows`` builds every hidden system on all rows (no sampled curvature, which the
+#: defaults use from ``CURVATURE_MIN_ROWS`` rows up); ``altmin_no_endgame`` never hands over
+#: to the endgame (L-BFGS on the reduced problem).
+ALTMIN_STEPS: dict[str, dict[str, Any]] = {
     "altmin": {}, "altmin_damped": {"step": "damped"}, "altmin_exact": {"step": "exact"},
     "altmin_cg": {"solver": "cg"}, "altmin_dense": {"solver": "dense"},
+    "altmin_all_rows": {"curvature_rows": 10**12}, "altmin_no_endgame": {"endgame": False},
 }
 #: Our baselines: name -> (method, keyword arguments, epochs).
 BASELINE_METHODS: dict[str, tuple[str, dict[str, Any], int]] = {
