@@ -114,8 +114,9 @@ def test_gradient_epochs_of_adam_epochs(gradient, k, n, batch, steps):
 # benchmark's trace has each such iteration's MSE on every row (the network the fit returns
 # when stopped there), with the clock stopped while it is evaluated.
 def test_fit_runs_are_judged_on_every_row():
-    import relu_altmin
     from scale_parts.data import make_data
+
+    import relu_altmin
 
     X, y = make_data(60_000, 0)
     run = _adam.run_fit(X, y, 3, 0.1, 0.4, {})
