@@ -244,13 +244,19 @@ class Rows:
     def sample(self, size: int, rng: np.random.Generator) -> Rows:
         """About ``size`` rows drawn uniformly, kept in memory as rows of their own.
 
-        Each row is kept with probability ``size / n`` (a fresh draw from ``rng`` for each
-        chunk, read in order), so no pass needs more than one chunk and the sample. A draw
-        that keeps no row (chance below ``exp(-size)``) is drawn again."""
+        Each row is kept with probability ``size / n`` (:meth:`_bernoulli_draw`), so no pass
+        needs more than one chunk and the sample. A draw that keeps no row (chance below
+        ``exp(-size)``) is drawn again."""
         while True:
-            stacked: _Stacked = self.reduce(_bernoulli_rows, size / self.n, rng)
+            stacked = self._bernoulli_draw(size / self.n, rng)
             if stacked.n:
                 return stacked.rows(self)
+
+    def _bernoulli_draw(self, probability: float, rng: np.random.Generator) -> _Stacked:
+        """The rows a coin of ``probability`` keeps: a fresh draw from ``rng`` for each chunk,
+        read in order."""
+        stacked: _Stacked = self.reduce(_bernoulli_rows, probability, rng)
+        return stacked
 
     def scan(self) -> None:
         """Read every chunk once: count rows, reject NaN or inf, sum squares and find the
@@ -627,21 +633,16 @@ class _DaskRows(Rows):
         (total,) = dask.compute(parts[0])
         return total
 
-    def sample(self, size: int, rng: np.random.Generator) -> Rows:
-        """Each row kept with probability ``size / n``, each block drawing from its own
-        stream (a child of ``rng``), on the workers; only the sample comes back. A draw that
-        keeps no row (chance below ``exp(-size)``) is drawn again."""
+    def _bernoulli_draw(self, probability: float, rng: np.random.Generator) -> _Stacked:
+        """The rows a coin of ``probability`` keeps, each block drawing from its own stream (a
+        child of ``rng``), on the workers; only the sample comes back."""
         import dask
 
-        while True:
-            blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
-            parts = dask.compute(*[
-                dask.delayed(_block_sample)(Xb, yb, self.bias, self.work, size / self.n, child)
-                for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])),
-                                           strict=True)])
-            stacked = _Stacked([block for part in parts for block in part.blocks])
-            if stacked.n:
-                return stacked.rows(self)
+        blocks = zip(self.X.to_delayed().ravel(), self.y.to_delayed().ravel(), strict=True)
+        parts = dask.compute(*[
+            dask.delayed(_block_sample)(Xb, yb, self.bias, self.work, probability, child)
+            for (Xb, yb), child in zip(blocks, rng.spawn(len(self.X.chunks[0])), strict=True)])
+        return _Stacked([block for part in parts for block in part.blocks])
 
     def to_working(self, a: Any) -> Any:
         return a.compute() if is_dask_array(a) else a

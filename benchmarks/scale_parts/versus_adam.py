@@ -97,18 +97,16 @@ def run_fit(X: np.ndarray, y: np.ndarray, hidden: int, slope: float, budget: flo
     relu_altmin.fit(X[:2000], y[:2000], hidden, negative_slope=slope, seed=0, max_iter=2,
                     curvature_rows=1000 if curvature_rows is None else curvature_rows)
     gradient = gradient_seconds(X, y, hidden, slope)
-    # The start's MSE on every row (a record on a sample has the sample's loss), untimed.
-    start_loss = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=0, max_iter=0,
-                                 **options).loss
-    trace: list[list[float]] = []
+    trace: list[list[float]] = []  # iterations 1, 2, ...; the start is put first below
+    setup: list[float] = []  # when the fit's own clock started
     paused = 0.0  # seconds off the clock: the MSE on every row of the records on a sample
     began = time.perf_counter()
 
     def stop(record: Any, network: Any) -> bool:
         nonlocal paused
         now = time.perf_counter() - began - paused
-        if not trace:  # iteration 0, the start, at the fit's own clock less this lag
-            trace.append([now - record.seconds, start_loss])
+        if not setup:
+            setup.append(now - record.seconds)
         loss = record.loss
         if record.rows is not None:  # progressive sampling: that loss is the sample's
             evaluating = time.perf_counter()
@@ -120,6 +118,11 @@ def run_fit(X: np.ndarray, y: np.ndarray, hidden: int, slope: float, budget: flo
     result = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=0, max_iter=10**9,
                              callback=stop, **options)
     elapsed = time.perf_counter() - began - paused
+    start_loss = result.history[0].loss
+    if result.history[0].rows is not None:  # on a sample: its MSE on every row, off the clock
+        start_loss = relu_altmin.fit(X, y, hidden, negative_slope=slope, seed=0, max_iter=0,
+                                     **options).loss
+    trace.insert(0, [setup[0], start_loss])
     unknowns = hidden * (X.shape[1] + 1) + hidden + 1
     rule = curvature_sample(len(y), unknowns)
     return {
