@@ -53,6 +53,7 @@ REPORTS: dict[str, str] = {
     "scale_adam_2026-12-07_60": "scale",
     "scale_adam_2026-12-07_300": "scale",
     "scale_adam_2026-12-07_grid_60": "scale",
+    "scale_adam_2026-12-07_grid_300_1e6x32": "scale",
     "scale_rows": "scale",
     "scale_streamed": "scale",
     "scale_wide": "scale",
