@@ -8,11 +8,11 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from harness.peers.common import first_index_at, first_time_at
+from harness.peers.common import MATCH_RTOL, first_index_at, first_time_at
 from harness.peers.ours import ALTMIN_STEPS
 
 from .runs import Run
-from .settings import INTERPOLATION, LBFGS_LOSS_FRACTION, LBFGS_TIME_FRACTION, MATCH_RTOL
+from .settings import INTERPOLATION, LBFGS_LOSS_FRACTION, LBFGS_TIME_FRACTION
 
 
 def different_days(a: Run, b: Run) -> bool:
@@ -141,7 +141,7 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
     final training MSE is at most the median target, ``time_pass`` when its median time to
     first reach its seed's target (inf when it never does) is at most the median wall time of
     that L-BFGS run; ``across_days`` when, for some seed, the two runs were made on different
-    days. Losses match within a relative ``MATCH_RTOL``.
+    days. Losses match within a relative ``MATCH_RTOL`` (:func:`first_time_at`).
     """
     tol = 1.0 + MATCH_RTOL
     cells = []
@@ -167,7 +167,7 @@ def lbfgs_check(runs: list[Run]) -> dict[str, Any]:
                 continue
             alt = median(a.train_mse for a, _, _ in rows)
             target = median(t for _, _, t in rows)
-            reach = [first_time_at(a.trace, t * tol) for a, _, t in rows]
+            reach = [first_time_at(a.trace, t) for a, _, t in rows]
             to_target = median(math.inf if x is None else x for x in reach)
             lbfgs_seconds = median(r.seconds for _, r, _ in rows)
             floor = sum(t > r.train_mse for _, r, t in rows)  # the L-BFGS interpolated

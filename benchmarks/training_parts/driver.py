@@ -31,7 +31,7 @@ from harness.record import day_stamp, dumps, machine_info
 import relu_altmin
 
 from .runs import Run, as_json
-from .settings import DEFAULT_METHODS, MATCH_RTOL, PEER_ORDER
+from .settings import DEFAULT_METHODS, PEER_ORDER
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,7 @@ def run_method(method: str, case: Case, plan: Plan) -> Run:
 def annotate(runs: list[Run]) -> None:
     """Fill in each run's time to reach the best peer's (and best Adam's) final training MSE.
 
-    The peers are all methods but the ``altmin`` variants. Losses match within a relative
-    ``MATCH_RTOL``: the JSON keeps a trace's losses to 11 digits (``thin``), and a report
-    rebuilt from it must read the same times as the live run's.
+    The peers are all methods but the ``altmin`` variants.
     """
     groups: dict[tuple[str, int, float, int], list[Run]] = {}
     for r in runs:
@@ -84,8 +82,8 @@ def annotate(runs: list[Run]) -> None:
     for group in groups.values():
         peers = [r.train_mse for r in group if r.method not in ALTMIN_STEPS]
         adam = [r.train_mse for r in group if r.method.startswith("torch_adam")]
-        target = min(peers, default=math.inf) * (1.0 + MATCH_RTOL)
-        adam_target = min(adam, default=math.inf) * (1.0 + MATCH_RTOL)
+        target = min(peers, default=math.inf)
+        adam_target = min(adam, default=math.inf)
         for r in group:
             r.time_to_best_peer = first_time_at(r.trace, target) if math.isfinite(target) \
                 else None

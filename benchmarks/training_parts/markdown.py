@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.peers.common import MATCH_RTOL
 from harness.peers.sklearn_mlp import SKLEARN_NO_LEAKY
 from harness.report import fmt
 
@@ -16,7 +17,6 @@ from .settings import (
     INTERPOLATION,
     LBFGS_LOSS_FRACTION,
     LBFGS_TIME_FRACTION,
-    MATCH_RTOL,
     PEER_ORDER,
 )
 

@@ -9,7 +9,7 @@ from harness.peers.torch_optim import TORCH_METHODS
 
 LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 #: The L-BFGS target: a run "interpolates" below this fraction of the targets' variance.
-INTERPOLATION, MATCH_RTOL = 1e-4, 1e-9
+INTERPOLATION = 1e-4
 #: The converged-L-BFGS target's thresholds: the fractions of cells that must pass on time and
 #: on final training MSE.
 LBFGS_TIME_FRACTION, LBFGS_LOSS_FRACTION = 0.75, 0.90
